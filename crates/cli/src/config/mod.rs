@@ -1,0 +1,1 @@
+//! The stack's config file (placeholder: being written).
