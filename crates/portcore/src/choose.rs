@@ -100,13 +100,23 @@ pub fn choose_port(
         if request.exclude.contains(port) {
             excluded.push(port);
         } else if is_free(port) {
-            return Ok(PortChoice { port, reason, taken, excluded });
+            return Ok(PortChoice {
+                port,
+                reason,
+                taken,
+                excluded,
+            });
         } else {
             taken.push(port);
         }
     }
-    let first_tried =
-        seen.ranges().iter().take(6).map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let first_tried = seen
+        .ranges()
+        .iter()
+        .take(6)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     Err(Error::NoFreePort { tried, first_tried })
 }
 
@@ -123,9 +133,16 @@ mod tests {
 
     #[test]
     fn preferred_wins_when_free() {
-        let req = PortRequest { preferred: Some(8000), alternatives: vec![8001], ..Default::default() };
+        let req = PortRequest {
+            preferred: Some(8000),
+            alternatives: vec![8001],
+            ..Default::default()
+        };
         let choice = choose_port(&req, |_| true).unwrap();
-        assert_eq!((choice.port, choice.reason), (8000, ChoiceReason::Preferred));
+        assert_eq!(
+            (choice.port, choice.reason),
+            (8000, ChoiceReason::Preferred)
+        );
     }
 
     #[test]
@@ -146,7 +163,11 @@ mod tests {
 
     #[test]
     fn nothing_free_is_an_error_naming_the_candidates() {
-        let req = PortRequest { preferred: Some(8000), alternatives: vec![8001], ..Default::default() };
+        let req = PortRequest {
+            preferred: Some(8000),
+            alternatives: vec![8001],
+            ..Default::default()
+        };
         let err = choose_port(&req, |_| false).unwrap_err();
         assert!(err.to_string().contains("8000-8001"), "{err}");
     }
@@ -159,7 +180,11 @@ mod tests {
             let l = TcpListener::bind("0.0.0.0:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let req = PortRequest { preferred: Some(held), alternatives: vec![free], ..Default::default() };
+        let req = PortRequest {
+            preferred: Some(held),
+            alternatives: vec![free],
+            ..Default::default()
+        };
         let choice = choose_port_probed(&req, Protocol::Tcp).unwrap();
         assert_eq!(choice.port, free);
         assert_eq!(choice.taken, vec![held]);

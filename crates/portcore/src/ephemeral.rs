@@ -43,8 +43,10 @@ mod sys {
     const RESERVED: &str = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 
     fn read_file(path: &str) -> Result<String, Error> {
-        std::fs::read_to_string(path)
-            .map_err(|source| Error::ReadSetting { path: Path::new(path).to_path_buf(), source })
+        std::fs::read_to_string(path).map_err(|source| Error::ReadSetting {
+            path: Path::new(path).to_path_buf(),
+            source,
+        })
     }
 
     pub(super) fn parse_range(content: &str) -> Option<PortRange> {
@@ -65,7 +67,11 @@ mod sys {
             .ok()
             .and_then(|text| text.trim().parse::<PortSet>().ok())
             .unwrap_or_default();
-        Ok(EphemeralRange { range, excluded, source: RANGE.to_owned() })
+        Ok(EphemeralRange {
+            range,
+            excluded,
+            source: RANGE.to_owned(),
+        })
     }
 }
 
@@ -75,7 +81,11 @@ mod sys {
 
     pub(super) fn read() -> Result<EphemeralRange, Error> {
         let range = PortRange::new(49152, 65535).expect("static range is valid");
-        Ok(EphemeralRange { range, excluded: PortSet::new(), source: "default".to_owned() })
+        Ok(EphemeralRange {
+            range,
+            excluded: PortSet::new(),
+            source: "default".to_owned(),
+        })
     }
 }
 
@@ -85,7 +95,10 @@ mod tests {
 
     #[test]
     fn parses_the_kernel_format() {
-        assert_eq!(sys::parse_range("32768\t60999\n"), PortRange::new(32768, 60999));
+        assert_eq!(
+            sys::parse_range("32768\t60999\n"),
+            PortRange::new(32768, 60999)
+        );
         assert_eq!(sys::parse_range("garbage"), None);
     }
 

@@ -35,7 +35,9 @@ pub enum ParseError {
 #[non_exhaustive]
 pub enum Error {
     /// No port among the preferred port, its alternatives and the fallback range is free.
-    #[error("no free port: tried {tried} candidate(s) ({first_tried}), all taken, reserved or excluded")]
+    #[error(
+        "no free port: tried {tried} candidate(s) ({first_tried}), all taken, reserved or excluded"
+    )]
     NoFreePort {
         /// How many candidates were considered.
         tried: usize,

@@ -27,7 +27,7 @@ mod probe;
 mod protocol;
 mod range;
 
-pub use choose::{PortChoice, PortRequest, ChoiceReason, choose_port, choose_port_probed};
+pub use choose::{ChoiceReason, PortChoice, PortRequest, choose_port, choose_port_probed};
 pub use ephemeral::{EphemeralRange, ephemeral_range};
 pub use error::{Error, ParseError};
 pub use probe::{

@@ -55,7 +55,10 @@ impl BindOutcome {
             Some(e) if e == errno::EADDRNOTAVAIL || e == errno::EAFNOSUPPORT => {
                 BindOutcome::AddressUnavailable
             }
-            errno => BindOutcome::Failed { errno, message: err.to_string() },
+            errno => BindOutcome::Failed {
+                errno,
+                message: err.to_string(),
+            },
         }
     }
 
@@ -153,7 +156,12 @@ impl PortProbe {
 ///
 /// IPv6 sockets keep the system's default for `IPV6_V6ONLY` (dual stack on Linux), so a probe on
 /// `::` also meets IPv4 holders, as a dual-stack server would.
-pub fn probe_bind(address: IpAddr, port: u16, protocol: Protocol, reuse_address: bool) -> BindOutcome {
+pub fn probe_bind(
+    address: IpAddr,
+    port: u16,
+    protocol: Protocol,
+    reuse_address: bool,
+) -> BindOutcome {
     let domain = match address {
         IpAddr::V4(_) => Domain::IPV4,
         IpAddr::V6(_) => Domain::IPV6,
@@ -185,7 +193,11 @@ pub fn probe_port(port: u16, protocol: Protocol) -> PortProbe {
             })
         })
         .collect();
-    PortProbe { port, protocol, binds }
+    PortProbe {
+        port,
+        protocol,
+        binds,
+    }
 }
 
 /// What happened when a TCP connection was tried.
@@ -215,7 +227,9 @@ pub fn probe_connect(address: SocketAddr, timeout: Duration) -> ConnectOutcome {
         Err(err) => match err.kind() {
             io::ErrorKind::ConnectionRefused => ConnectOutcome::Refused,
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ConnectOutcome::TimedOut,
-            _ => ConnectOutcome::Failed { message: err.to_string() },
+            _ => ConnectOutcome::Failed {
+                message: err.to_string(),
+            },
         },
     }
 }
@@ -263,17 +277,29 @@ mod tests {
     fn udp_holders_are_seen_by_udp_probes_only() {
         let holder = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = holder.local_addr().unwrap().port();
-        assert_eq!(probe_bind(V4_LOCAL, port, Protocol::Udp, false), BindOutcome::InUse);
+        assert_eq!(
+            probe_bind(V4_LOCAL, port, Protocol::Udp, false),
+            BindOutcome::InUse
+        );
         // TCP and UDP ports are separate name spaces.
-        assert_eq!(probe_bind(V4_LOCAL, port, Protocol::Tcp, false), BindOutcome::Free);
+        assert_eq!(
+            probe_bind(V4_LOCAL, port, Protocol::Tcp, false),
+            BindOutcome::Free
+        );
     }
 
     #[test]
     fn connect_probe_tells_accepted_from_refused() {
         let holder = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = holder.local_addr().unwrap();
-        assert_eq!(probe_connect(addr, Duration::from_secs(2)), ConnectOutcome::Accepted);
+        assert_eq!(
+            probe_connect(addr, Duration::from_secs(2)),
+            ConnectOutcome::Accepted
+        );
         drop(holder);
-        assert_eq!(probe_connect(addr, Duration::from_secs(2)), ConnectOutcome::Refused);
+        assert_eq!(
+            probe_connect(addr, Duration::from_secs(2)),
+            ConnectOutcome::Refused
+        );
     }
 }

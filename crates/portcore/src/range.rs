@@ -69,7 +69,9 @@ impl fmt::Display for PortRange {
 fn parse_port(text: &str, whole: &str) -> Result<u16, ParseError> {
     match text.trim().parse::<u16>() {
         Ok(port) if port != 0 => Ok(port),
-        _ => Err(ParseError::InvalidPort { text: whole.to_owned() }),
+        _ => Err(ParseError::InvalidPort {
+            text: whole.to_owned(),
+        }),
     }
 }
 
@@ -84,7 +86,11 @@ impl FromStr for PortRange {
                 (port, port)
             }
         };
-        PortRange::new(start, end).ok_or(ParseError::ReversedRange { text: s.to_owned(), start, end })
+        PortRange::new(start, end).ok_or(ParseError::ReversedRange {
+            text: s.to_owned(),
+            start,
+            end,
+        })
     }
 }
 
@@ -113,7 +119,10 @@ impl PortSet {
     /// PostgreSQL 5432, Redis 6379, Prometheus 9090 and Grafana 3001.
     pub fn default_reserved() -> Self {
         let mut set = PortSet::new();
-        set.insert_range(PortRange { start: 1, end: 1023 });
+        set.insert_range(PortRange {
+            start: 1,
+            end: 1023,
+        });
         for port in [3001, 5432, 6379, 9090] {
             set.insert(port);
         }
@@ -244,10 +253,22 @@ mod tests {
     fn ranges_parse_and_reject_nonsense() {
         assert_eq!("8000-9000".parse::<PortRange>().unwrap().len(), 1001);
         assert_eq!("8080".parse::<PortRange>().unwrap().to_string(), "8080");
-        assert!(matches!("9000-8000".parse::<PortRange>(), Err(ParseError::ReversedRange { .. })));
-        assert!(matches!("0".parse::<PortRange>(), Err(ParseError::InvalidPort { .. })));
-        assert!(matches!("70000".parse::<PortRange>(), Err(ParseError::InvalidPort { .. })));
-        assert!(matches!("abc".parse::<PortRange>(), Err(ParseError::InvalidPort { .. })));
+        assert!(matches!(
+            "9000-8000".parse::<PortRange>(),
+            Err(ParseError::ReversedRange { .. })
+        ));
+        assert!(matches!(
+            "0".parse::<PortRange>(),
+            Err(ParseError::InvalidPort { .. })
+        ));
+        assert!(matches!(
+            "70000".parse::<PortRange>(),
+            Err(ParseError::InvalidPort { .. })
+        ));
+        assert!(matches!(
+            "abc".parse::<PortRange>(),
+            Err(ParseError::InvalidPort { .. })
+        ));
     }
 
     #[test]

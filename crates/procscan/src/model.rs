@@ -206,7 +206,10 @@ pub struct ProcessInfo {
 impl ProcessInfo {
     /// The identity (pid + start time) of this process.
     pub fn identity(&self) -> ProcessIdentity {
-        ProcessIdentity { pid: self.pid, start_time: self.start_time }
+        ProcessIdentity {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
     }
 
     /// The command line joined with spaces, or `[name]` when there is none (as `ps` does).
@@ -220,7 +223,8 @@ impl ProcessInfo {
 
     /// How long the process has run, when its start is known.
     pub fn uptime(&self, now: SystemTime) -> Option<Duration> {
-        self.started_at.and_then(|start| now.duration_since(start).ok())
+        self.started_at
+            .and_then(|start| now.duration_since(start).ok())
     }
 }
 
@@ -260,7 +264,11 @@ impl Snapshot {
     }
 
     /// Sockets whose local port is `port`, for one protocol or both.
-    pub fn on_port(&self, port: u16, protocol: Option<Protocol>) -> impl Iterator<Item = &Socket> + '_ {
+    pub fn on_port(
+        &self,
+        port: u16,
+        protocol: Option<Protocol>,
+    ) -> impl Iterator<Item = &Socket> + '_ {
         self.sockets
             .iter()
             .filter(move |s| s.port() == port && protocol.is_none_or(|p| s.protocol == p))
@@ -268,7 +276,10 @@ impl Snapshot {
 
     /// The processes holding `socket` that this snapshot knows.
     pub fn holders<'a>(&'a self, socket: &'a Socket) -> impl Iterator<Item = &'a ProcessInfo> + 'a {
-        socket.holders.iter().filter_map(|pid| self.processes.get(pid))
+        socket
+            .holders
+            .iter()
+            .filter_map(|pid| self.processes.get(pid))
     }
 
     /// A process of the snapshot.

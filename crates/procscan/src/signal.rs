@@ -82,7 +82,9 @@ pub enum Refusal {
         name: String,
     },
     /// Another user's process, without the policy's permission.
-    #[error("pid {pid} ({name}) belongs to uid {uid}, not to you (uid {our_uid}); use --force with the privileges to signal it")]
+    #[error(
+        "pid {pid} ({name}) belongs to uid {uid}, not to you (uid {our_uid}); use --force with the privileges to signal it"
+    )]
     OtherUser {
         /// The pid.
         pid: u32,
