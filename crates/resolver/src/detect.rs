@@ -98,6 +98,8 @@ pub struct Holder {
     pub addresses: Vec<SocketAddr>,
     /// For a `docker-proxy`: the container port it forwards to.
     pub container: Option<ContainerPort>,
+    /// For a [`HolderClass::System`] holder: why it is protected.
+    pub protected: Option<String>,
 }
 
 impl Holder {
@@ -129,7 +131,10 @@ impl Holder {
                 format!("a process of another user (uid {})", self.uid)
             }
             HolderClass::External => "another process of yours".to_owned(),
-            HolderClass::System => "a protected or system process".to_owned(),
+            HolderClass::System => match &self.protected {
+                Some(reason) => return reason.clone(),
+                None => "a protected or system process".to_owned(),
+            },
             HolderClass::Unknown => "a process whose details could not be read".to_owned(),
         };
         format!("{who}, {what}")
@@ -424,6 +429,7 @@ fn unseen_holder(socket: &Socket) -> Holder {
         level: ConflictLevel::Critical,
         addresses: vec![socket.local],
         container: None,
+        protected: None,
     }
 }
 
@@ -437,6 +443,14 @@ fn seen_holder(
 ) -> Holder {
     let class = classify_for(Some(process), claims, claimant, context);
     let other_user = process.uid != context.our_uid;
+    let protected = (class == HolderClass::System).then(|| {
+        context.protection(process).unwrap_or_else(|| {
+            format!(
+                "pid {} ({}) belongs to system user uid {}",
+                process.pid, process.name, process.uid
+            )
+        })
+    });
     let level = ConflictLevel::of_holder(&class, claimant.unwrap_or(""), other_user);
     let container = (process.name == DOCKER_PROXY).then(|| {
         let mut port = parse_docker_proxy(&process.cmdline).unwrap_or(ContainerPort {
@@ -468,6 +482,7 @@ fn seen_holder(
         level,
         addresses: vec![socket.local],
         container,
+        protected,
     }
 }
 
