@@ -10,7 +10,7 @@ pub const STRATEGY_NAMES: &[&str] = &["conservative", "aggressive", "intelligent
 /// ```
 /// let strategy = resolver::strategy_by_name("intelligent")?;
 /// assert_eq!(strategy.name(), "intelligent");
-/// let err = resolver::strategy_by_name("yolo").unwrap_err();
+/// let Err(err) = resolver::strategy_by_name("yolo") else { unreachable!() };
 /// assert!(err.to_string().contains("conservative, aggressive, intelligent"));
 /// # Ok::<(), resolver::UnknownStrategy>(())
 /// ```
