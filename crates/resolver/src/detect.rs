@@ -343,7 +343,7 @@ fn held_conflict(
             ),
         });
     }
-    let holders = holders_of(
+    let mut holders = holders_of(
         sockets,
         snapshot,
         claims,
@@ -351,6 +351,7 @@ fn held_conflict(
         &options.context,
         &options.published,
     );
+    adopt_workers(&mut holders);
     let level = holders
         .iter()
         .map(|h| h.level)
@@ -373,6 +374,42 @@ fn held_conflict(
         holders,
         explanation,
     })
+}
+
+/// Our live instance's own children and group members (a server's forked workers sharing its
+/// listener) match the service's patterns without being the recorded process: they belong to
+/// the live instance, not to a stale copy.
+fn adopt_workers(holders: &mut [Holder]) {
+    let live: Vec<(String, u32, Option<u32>)> = holders
+        .iter()
+        .filter_map(|h| match &h.class {
+            HolderClass::Ours {
+                service,
+                stale: false,
+            } => Some((service.clone(), h.pid()?, h.pgid)),
+            _ => None,
+        })
+        .collect();
+    for holder in holders.iter_mut() {
+        let HolderClass::Ours {
+            service,
+            stale: true,
+        } = &holder.class
+        else {
+            continue;
+        };
+        let family = live.iter().any(|(live_service, pid, pgid)| {
+            live_service == service
+                && (holder.ppid == Some(*pid) || (pgid.is_some() && holder.pgid == *pgid))
+        });
+        if family {
+            holder.class = HolderClass::Ours {
+                service: service.clone(),
+                stale: false,
+            };
+            holder.level = ConflictLevel::Low;
+        }
+    }
 }
 
 /// The holders of `sockets` (one entry per process, and one per uid for unseen owners).

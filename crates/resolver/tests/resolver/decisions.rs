@@ -80,6 +80,22 @@ fn scenarios() -> Vec<Scenario> {
             expect: [Keep, Keep, Keep],
         },
         Scenario {
+            name: "ours healthy, with a forked worker sharing the listener",
+            claims: vec![api().with_last_instance(identity(100))],
+            snapshot: Snap::new()
+                .shared(
+                    8000,
+                    vec![
+                        process(100, "api-server", "api-server --port 8000", ME),
+                        crate::support::child_of(101, 100, "api-server", "api-server --worker"),
+                    ],
+                )
+                .build(),
+            settings: ResolutionSettings::default(),
+            level: ConflictLevel::Low,
+            expect: [Keep, Keep, Keep],
+        },
+        Scenario {
             name: "ours stale",
             claims: vec![api()],
             snapshot: Snap::new()

@@ -184,3 +184,12 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// A child forked by `parent` (same process group, as `fork` leaves it).
+pub fn child_of(pid: u32, parent: u32, name: &str, cmdline: &str) -> ProcessInfo {
+    ProcessInfo {
+        ppid: parent,
+        pgid: parent,
+        ..process(pid, name, cmdline, ME)
+    }
+}
