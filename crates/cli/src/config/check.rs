@@ -30,7 +30,11 @@ pub(crate) struct Checked {
 /// Checks a merged document (file and environment).
 pub(crate) fn check(mut root: Dict) -> Checked {
     let mut checker = Checker::default();
-    checker.fields::<Config>("", &mut root, &["services", "monitoring", "conflict_resolution"]);
+    checker.fields::<Config>(
+        "",
+        &mut root,
+        &["services", "monitoring", "conflict_resolution"],
+    );
     if let Some(Value::Dict(_, monitoring)) = root.get_mut("monitoring") {
         checker.fields::<MonitoringConfig>("monitoring", monitoring, &[]);
     }
@@ -45,11 +49,15 @@ pub(crate) fn check(mut root: Dict) -> Checked {
         Err(error) => {
             // Every key passed alone, so this is a combination the per-key pass cannot see.
             log::debug!("config failed to deserialize after the per-key pass: {error}");
-            checker.record("", error);
+            checker.record("", Box::new(error), None);
             None
         }
     };
-    Checked { config, problems: checker.problems, pruned: checker.pruned }
+    Checked {
+        config,
+        problems: checker.problems,
+        pruned: checker.pruned,
+    }
 }
 
 #[derive(Debug, Default)]
@@ -59,7 +67,11 @@ struct Checker {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 impl Checker {
@@ -68,7 +80,9 @@ impl Checker {
     fn fields<T: DeserializeOwned>(&mut self, path: &str, dict: &mut Dict, nested: &[&str]) {
         let keys: Vec<String> = dict.keys().cloned().collect();
         for key in keys {
-            let Some(value) = dict.get(&key) else { continue };
+            let Some(value) = dict.get(&key) else {
+                continue;
+            };
             if matches!(value, Value::Empty(..)) {
                 dict.remove(&key);
                 continue;
@@ -76,20 +90,49 @@ impl Checker {
             if nested.contains(&key.as_str()) && matches!(value, Value::Dict(..)) {
                 continue;
             }
-            let probe: Dict = std::iter::once((key.clone(), value.clone())).collect();
-            if let Err(error) = Value::from(probe).deserialize::<T>() {
-                self.record(path, error);
+            if let Err(error) = probe::<T>(&key, value.clone()) {
+                if !self.split::<T>(path, &key, value) {
+                    self.record(path, error, None);
+                }
                 dict.remove(&key);
                 self.pruned.push(join(path, &key));
             }
         }
     }
 
+    /// Serde stops at a list's or map's first bad entry: probing the entries one by one
+    /// finds them all (`alternative_ports: [0, 70000]` is two problems). Returns whether that
+    /// found anything; if not, the value is wrong as a whole.
+    fn split<T: DeserializeOwned>(&mut self, path: &str, key: &str, value: &Value) -> bool {
+        let before = self.problems.len();
+        match value {
+            Value::Array(_, items) if items.len() > 1 => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Err(error) = probe::<T>(key, Value::from(vec![item.clone()])) {
+                        self.record(path, error, Some(i));
+                    }
+                }
+            }
+            Value::Dict(_, entries) if entries.len() > 1 => {
+                for (k, v) in entries {
+                    let entry: Dict = std::iter::once((k.clone(), v.clone())).collect();
+                    if let Err(error) = probe::<T>(key, Value::from(entry)) {
+                        self.record(path, error, None);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.problems.len() > before
+    }
+
     fn services(&mut self, services: &mut Dict) {
         let names: Vec<String> = services.keys().cloned().collect();
         for name in names {
             let path = join("services", &name);
-            let Some(body) = services.get_mut(&name) else { continue };
+            let Some(body) = services.get_mut(&name) else {
+                continue;
+            };
             match body {
                 // `worker:` with nothing under it is a service with every default.
                 Value::Empty(..) => *body = Value::from(Dict::new()),
@@ -103,7 +146,10 @@ impl Checker {
                     let found = other.to_actual().to_string();
                     self.problems.push(Issue::new(
                         path.clone(),
-                        IssueKind::WrongType { expected: "a map of service settings".into(), found },
+                        IssueKind::WrongType {
+                            expected: "a map of service settings".into(),
+                            found,
+                        },
                     ));
                     services.remove(&name);
                     self.pruned.push(path);
@@ -112,15 +158,28 @@ impl Checker {
         }
     }
 
-    fn record(&mut self, path: &str, error: figment::Error) {
-        for error in error {
+    /// Records a probe's errors. `item` is the real index of a list item probed alone (the
+    /// error says index 0).
+    fn record(&mut self, path: &str, error: Box<figment::Error>, item: Option<usize>) {
+        for error in *error {
             let mut field = path.to_owned();
-            for segment in &error.path {
-                field = join(&field, segment);
+            for (i, segment) in error.path.iter().enumerate() {
+                match item {
+                    Some(index) if i == 1 => field = join(&field, &index.to_string()),
+                    _ => field = join(&field, segment),
+                }
             }
-            self.problems.push(Issue::new(field, issue_kind(error.kind)));
+            self.problems
+                .push(Issue::new(field, issue_kind(error.kind)));
         }
     }
+}
+
+/// Deserializes `{key: value}` as a `T`: every other field takes its default, so this checks
+/// the one key.
+fn probe<T: DeserializeOwned>(key: &str, value: Value) -> Result<T, Box<figment::Error>> {
+    let probe: Dict = std::iter::once((key.to_owned(), value)).collect();
+    Value::from(probe).deserialize::<T>().map_err(Box::new)
 }
 
 /// The text of a value as the user wrote it, for messages.
@@ -140,9 +199,10 @@ fn actual_text(actual: &Actual) -> String {
 /// and signal deserializers reject with their own "expected" texts, recognised here.
 fn issue_kind(kind: Kind) -> IssueKind {
     match kind {
-        Kind::UnknownField(key, expected) => {
-            IssueKind::UnknownKey { suggestion: suggest(&key, expected.iter().copied()), key }
-        }
+        Kind::UnknownField(key, expected) => IssueKind::UnknownKey {
+            suggestion: suggest(&key, expected.iter().copied()),
+            key,
+        },
         Kind::UnknownVariant(value, expected) => IssueKind::UnknownVariant {
             suggestion: suggest(&value, expected.iter().copied()),
             expected: expected.iter().map(|s| (*s).to_owned()).collect(),
@@ -151,28 +211,40 @@ fn issue_kind(kind: Kind) -> IssueKind {
         Kind::InvalidValue(actual, expected) | Kind::InvalidType(actual, expected)
             if expected == DURATION_EXPECTED =>
         {
-            IssueKind::BadDuration { text: actual_text(&actual) }
+            IssueKind::BadDuration {
+                text: actual_text(&actual),
+            }
         }
         Kind::InvalidValue(actual, expected) | Kind::InvalidType(actual, expected)
             if expected == SIGNAL_EXPECTED =>
         {
-            IssueKind::BadSignal { text: actual_text(&actual) }
+            IssueKind::BadSignal {
+                text: actual_text(&actual),
+            }
         }
         Kind::InvalidValue(Actual::Unsigned(n), expected) if expected == PORT_EXPECTED => {
-            IssueKind::PortOutOfRange { value: i128::try_from(n).unwrap_or(i128::MAX) }
+            IssueKind::PortOutOfRange {
+                value: i128::try_from(n).unwrap_or(i128::MAX),
+            }
         }
         Kind::InvalidValue(Actual::Signed(n), expected) if expected == PORT_EXPECTED => {
             IssueKind::PortOutOfRange { value: n }
         }
-        Kind::InvalidValue(actual, expected) => {
-            IssueKind::InvalidValue { value: actual_text(&actual), expected }
-        }
-        Kind::InvalidType(actual, expected) => {
-            IssueKind::WrongType { expected, found: actual.to_string() }
-        }
-        Kind::MissingField(key) => IssueKind::MissingKey { key: key.into_owned() },
+        Kind::InvalidValue(actual, expected) => IssueKind::InvalidValue {
+            value: actual_text(&actual),
+            expected,
+        },
+        Kind::InvalidType(actual, expected) => IssueKind::WrongType {
+            expected,
+            found: actual.to_string(),
+        },
+        Kind::MissingField(key) => IssueKind::MissingKey {
+            key: key.into_owned(),
+        },
         Kind::Message(message) => IssueKind::Other { message },
-        other => IssueKind::Other { message: other.to_string() },
+        other => IssueKind::Other {
+            message: other.to_string(),
+        },
     }
 }
 
@@ -186,7 +258,11 @@ mod tests {
     }
 
     fn fields_and_kinds(checked: &Checked) -> Vec<(String, &IssueKind)> {
-        checked.problems.iter().map(|p| (p.field.clone(), &p.kind)).collect()
+        checked
+            .problems
+            .iter()
+            .map(|p| (p.field.clone(), &p.kind))
+            .collect()
     }
 
     #[test]
@@ -197,14 +273,25 @@ mod tests {
         );
         let found = fields_and_kinds(&checked);
         assert_eq!(found.len(), 6, "{found:?}");
-        assert!(found.iter().any(|(f, k)| f == "bogus" && matches!(k, IssueKind::UnknownKey { .. })));
+        assert!(
+            found
+                .iter()
+                .any(|(f, k)| f == "bogus" && matches!(k, IssueKind::UnknownKey { .. }))
+        );
         assert!(found.iter().any(|(f, k)| f == "services.a.prot"
             && matches!(k, IssueKind::UnknownKey { suggestion: Some(s), .. } if s == "port")));
         assert!(found.iter().any(|(f, k)| f == "services.a.port"
             && matches!(k, IssueKind::PortOutOfRange { value: 70000 })));
-        assert!(found.iter().any(|(f, k)| f == "services.a.critical"
-            && matches!(k, IssueKind::WrongType { .. })));
-        assert!(found.iter().any(|(f, k)| f == "services.b" && matches!(k, IssueKind::WrongType { .. })));
+        assert!(
+            found.iter().any(
+                |(f, k)| f == "services.a.critical" && matches!(k, IssueKind::WrongType { .. })
+            )
+        );
+        assert!(
+            found
+                .iter()
+                .any(|(f, k)| f == "services.b" && matches!(k, IssueKind::WrongType { .. }))
+        );
         assert!(found.iter().any(|(f, k)| f == "monitoring.interval"
             && matches!(k, IssueKind::BadDuration { text } if text == "soon")));
         let config = checked.config.unwrap();

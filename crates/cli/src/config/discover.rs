@@ -34,13 +34,19 @@ pub fn discover(
     cwd: &Path,
     env_var: Option<&OsStr>,
 ) -> Result<PathBuf, ConfigError> {
-    let named = explicit
-        .map(|p| (p, NamedBy::Flag))
-        .or_else(|| env_var.filter(|v| !v.is_empty()).map(|v| (Path::new(v), NamedBy::EnvVar)));
+    let named = explicit.map(|p| (p, NamedBy::Flag)).or_else(|| {
+        env_var
+            .filter(|v| !v.is_empty())
+            .map(|v| (Path::new(v), NamedBy::EnvVar))
+    });
     if let Some((path, named_by)) = named {
         let path = cwd.join(path);
         log::debug!("config file named by {named_by}: {}", path.display());
-        return if path.is_file() { Ok(path) } else { Err(ConfigError::MissingNamed { path, named_by }) };
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(ConfigError::MissingNamed { path, named_by })
+        };
     }
     let mut searched = Vec::new();
     for dir in cwd.ancestors() {

@@ -84,14 +84,14 @@ impl fmt::Display for Duration {
         // "ns" divides everything, so the search always finds a unit.
         let (unit, size) = UNITS
             .iter()
-            .find(|(_, size)| nanos % size == 0)
+            .find(|(_, size)| nanos.is_multiple_of(*size))
             .copied()
             .unwrap_or(("ns", 1));
         write!(f, "{}{unit}", nanos / size)
     }
 }
 
-/// Why a duration text was refused (kept private: callers see [`DURATION_EXPECTED`]).
+/// A text that is not a duration; its message says what a duration looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseDurationError {
     text: String,
@@ -99,7 +99,11 @@ pub struct ParseDurationError {
 
 impl fmt::Display for ParseDurationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid duration `{}`: expected {DURATION_EXPECTED}", self.text)
+        write!(
+            f,
+            "invalid duration `{}`: expected {DURATION_EXPECTED}",
+            self.text
+        )
     }
 }
 
@@ -121,7 +125,9 @@ impl FromStr for Duration {
         let mut total: u128 = 0;
         let mut rest = text;
         while !rest.is_empty() {
-            let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+            let number_len = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or_else(err)?;
             let (number, after) = rest.split_at(number_len);
             let unit_len = after
                 .find(|c: char| !c.is_ascii_alphabetic())
@@ -132,7 +138,9 @@ impl FromStr for Duration {
                 .find(|(name, _)| *name == unit)
                 .map(|(_, size)| *size)
                 .ok_or_else(err)?;
-            total = total.checked_add(scaled(number, size).ok_or_else(err)?).ok_or_else(err)?;
+            total = total
+                .checked_add(scaled(number, size).ok_or_else(err)?)
+                .ok_or_else(err)?;
             rest = after.trim_start();
         }
         let secs = u64::try_from(total / 1_000_000_000).map_err(|_| err())?;
@@ -148,7 +156,11 @@ fn scaled(number: &str, unit: u128) -> Option<u128> {
     if whole.is_empty() && frac.is_empty() || frac.contains('.') {
         return None;
     }
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut value = whole.checked_mul(unit)?;
     let mut scale = unit;
     for digit in frac.chars() {
@@ -162,7 +174,9 @@ fn from_secs_f64(secs: f64) -> Option<Duration> {
     if secs.is_sign_negative() {
         return None;
     }
-    std::time::Duration::try_from_secs_f64(secs).ok().map(Duration)
+    std::time::Duration::try_from_secs_f64(secs)
+        .ok()
+        .map(Duration)
 }
 
 impl Serialize for Duration {
@@ -201,7 +215,8 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-        v.parse().map_err(|_| E::invalid_value(Unexpected::Str(v), &DURATION_EXPECTED))
+        v.parse()
+            .map_err(|_| E::invalid_value(Unexpected::Str(v), &DURATION_EXPECTED))
     }
 }
 
@@ -231,7 +246,19 @@ mod tests {
 
     #[test]
     fn nonsense_is_refused() {
-        for bad in ["", "s", "-1", "-1s", "5 parsecs", "5x", "1.2.3s", "ms5", ".s", "1e400", "NaN"] {
+        for bad in [
+            "",
+            "s",
+            "-1",
+            "-1s",
+            "5 parsecs",
+            "5x",
+            "1.2.3s",
+            "ms5",
+            ".s",
+            "1e400",
+            "NaN",
+        ] {
             assert_eq!(parse(bad), None, "{bad:?} should be refused");
         }
         // Far beyond u64 seconds.

@@ -20,8 +20,12 @@ use figment::{Metadata, Profile, Provider};
 pub const ENV_PREFIX: &str = "PORTWARDEN_";
 
 /// The keys a variable's first segment must be, to be taken.
-pub(crate) const TOP_LEVEL_KEYS: [&str; 4] =
-    ["services", "monitoring", "conflict_resolution", "reserved_ports"];
+pub(crate) const TOP_LEVEL_KEYS: [&str; 4] = [
+    "services",
+    "monitoring",
+    "conflict_resolution",
+    "reserved_ports",
+];
 
 /// One variable taken as a config override.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +98,11 @@ impl EnvOverrides {
             if o.path.len() < 2 || o.path[0] != "services" {
                 continue;
             }
-            if let Some(name) = names.clone().into_iter().find(|n| fold(n) == fold(&o.path[1])) {
+            if let Some(name) = names
+                .clone()
+                .into_iter()
+                .find(|n| fold(n) == fold(&o.path[1]))
+            {
                 o.path[1] = name.to_owned();
             }
         }
@@ -115,8 +123,11 @@ fn config_path(var: &str) -> Option<Vec<String>> {
     if !prefix.eq_ignore_ascii_case(ENV_PREFIX) {
         return None;
     }
-    let path: Vec<String> =
-        var[ENV_PREFIX.len()..].to_ascii_lowercase().split("__").map(str::to_owned).collect();
+    let path: Vec<String> = var[ENV_PREFIX.len()..]
+        .to_ascii_lowercase()
+        .split("__")
+        .map(str::to_owned)
+        .collect();
     let usable = path.iter().all(|s| !s.is_empty() && !s.contains('.'))
         && TOP_LEVEL_KEYS.contains(&path[0].as_str());
     usable.then_some(path)
@@ -131,7 +142,10 @@ impl Provider for EnvOverrides {
         let mut root = Dict::new();
         for o in &self.overrides {
             // Parsing figment's way; it cannot fail (anything unparsed is a string).
-            let value = o.value.parse::<Value>().unwrap_or_else(|_| Value::from(o.value.clone()));
+            let value = o
+                .value
+                .parse::<Value>()
+                .unwrap_or_else(|_| Value::from(o.value.clone()));
             insert(&mut root, &o.path, value);
         }
         let mut data = Map::new();
@@ -142,12 +156,16 @@ impl Provider for EnvOverrides {
 
 /// Sets `path` in `dict` to `value`, making dictionaries on the way (replacing non-dicts).
 fn insert(dict: &mut Dict, path: &[String], value: Value) {
-    let Some((first, rest)) = path.split_first() else { return };
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
     if rest.is_empty() {
         dict.insert(first.clone(), value);
         return;
     }
-    let entry = dict.entry(first.clone()).or_insert_with(|| Value::from(Dict::new()));
+    let entry = dict
+        .entry(first.clone())
+        .or_insert_with(|| Value::from(Dict::new()));
     if !matches!(entry, Value::Dict(..)) {
         *entry = Value::from(Dict::new());
     }
@@ -176,7 +194,14 @@ mod tests {
         ]);
         let paths: Vec<String> = env.overrides().iter().map(|o| o.path.join(".")).collect();
         // Sorted by variable name (byte order: upper case first).
-        assert_eq!(paths, ["reserved_ports", "services.backend.port", "monitoring.interval"]);
+        assert_eq!(
+            paths,
+            [
+                "reserved_ports",
+                "services.backend.port",
+                "monitoring.interval"
+            ]
+        );
     }
 
     #[test]
@@ -186,9 +211,18 @@ mod tests {
             ("PORTWARDEN_SERVICES__BACKEND__CRITICAL", "true"),
         ]);
         let data = env.data().unwrap();
-        let backend = data[&Profile::Default]["services"].clone().find("backend").unwrap();
-        assert_eq!(backend.clone().find("port").and_then(|v| v.to_u128()), Some(9000));
-        assert_eq!(backend.find("critical").and_then(|v| v.to_bool()), Some(true));
+        let backend = data[&Profile::Default]["services"]
+            .clone()
+            .find("backend")
+            .unwrap();
+        assert_eq!(
+            backend.clone().find("port").and_then(|v| v.to_u128()),
+            Some(9000)
+        );
+        assert_eq!(
+            backend.find("critical").and_then(|v| v.to_bool()),
+            Some(true)
+        );
     }
 
     #[test]
@@ -196,8 +230,11 @@ mod tests {
         let mut env = EnvOverrides::from_vars([("PORTWARDEN_SERVICES__MY_API__PORT", "1")]);
         env.match_services(["My-Api", "other"]);
         assert_eq!(env.overrides()[0].path, ["services", "My-Api", "port"]);
-        assert_eq!(env.source_of("services.My-Api.port").map(|o| o.var.as_str()),
-            Some("PORTWARDEN_SERVICES__MY_API__PORT"));
+        assert_eq!(
+            env.source_of("services.My-Api.port")
+                .map(|o| o.var.as_str()),
+            Some("PORTWARDEN_SERVICES__MY_API__PORT")
+        );
         assert!(env.source_of("services.My-Api").is_none());
     }
 }

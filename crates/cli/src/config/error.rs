@@ -75,7 +75,10 @@ impl ConfigError {
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| format!("\n  {}", p.display())).collect()
+    paths
+        .iter()
+        .map(|p| format!("\n  {}", p.display()))
+        .collect()
 }
 
 fn list_issues(issues: &[Issue]) -> String {
@@ -166,7 +169,11 @@ pub struct Issue {
 impl Issue {
     /// A problem at `field` with no origin yet.
     pub fn new(field: impl Into<String>, kind: IssueKind) -> Self {
-        Self { origin: None, field: field.into(), kind }
+        Self {
+            origin: None,
+            field: field.into(),
+            kind,
+        }
     }
 
     /// Whether the problem stops the config from loading.
@@ -405,8 +412,16 @@ impl fmt::Display for IssueKind {
             IssueKind::WrongType { expected, found } => {
                 write!(f, "expected {expected}, found {found}")
             }
-            IssueKind::UnknownVariant { value, expected, suggestion } => {
-                write!(f, "unknown value `{value}`, expected one of: {}", expected.join(", "))?;
+            IssueKind::UnknownVariant {
+                value,
+                expected,
+                suggestion,
+            } => {
+                write!(
+                    f,
+                    "unknown value `{value}`, expected one of: {}",
+                    expected.join(", ")
+                )?;
                 did_you_mean(f, suggestion)
             }
             IssueKind::InvalidValue { value, expected } => {
@@ -419,8 +434,15 @@ impl fmt::Display for IssueKind {
                 f,
                 "port {port} is reserved (see `reserved_ports`); pick another port or unreserve it"
             ),
-            IssueKind::DuplicatePort { port, protocol, other } => {
-                write!(f, "{protocol} port {port} is already the port of service `{other}`")
+            IssueKind::DuplicatePort {
+                port,
+                protocol,
+                other,
+            } => {
+                write!(
+                    f,
+                    "{protocol} port {port} is already the port of service `{other}`"
+                )
             }
             IssueKind::BadPattern { pattern, message } => {
                 write!(f, "invalid regex `{pattern}`: {message}")
@@ -438,20 +460,31 @@ impl fmt::Display for IssueKind {
                  so it would never become healthy"
             ),
             IssueKind::NameMismatch { name, key } => {
-                write!(f, "`name` is `{name}` but the service's key is `{key}`; they must match")
+                write!(
+                    f,
+                    "`name` is `{name}` but the service's key is `{key}`; they must match"
+                )
             }
             IssueKind::InvalidServiceName { name } => write!(
                 f,
                 "invalid service name `{name}`: use letters, digits, `_` and `-`, starting with a \
                  letter or digit"
             ),
-            IssueKind::UnknownTemplateRef { reference, suggestion } => {
+            IssueKind::UnknownTemplateRef {
+                reference,
+                suggestion,
+            } => {
                 write!(
                     f,
                     "unknown template reference `{{{reference}}}` (use {{port}} or \
                      {{services.NAME.port}}, and {{{{ }}}} for literal braces)"
                 )?;
-                did_you_mean(f, &suggestion.as_ref().map(|s| format!("{{services.{s}.port}}")))
+                did_you_mean(
+                    f,
+                    &suggestion
+                        .as_ref()
+                        .map(|s| format!("{{services.{s}.port}}")),
+                )
             }
             IssueKind::TemplateNeedsPort { reference, service } => write!(
                 f,
@@ -480,7 +513,10 @@ impl fmt::Display for IssueKind {
             }
             IssueKind::Other { message } => f.write_str(message),
             IssueKind::AlternativeReserved { port } => {
-                write!(f, "alternative port {port} is reserved and will never be used")
+                write!(
+                    f,
+                    "alternative port {port} is reserved and will never be used"
+                )
             }
             IssueKind::AlternativeIsPrimary { port, service } => write!(
                 f,

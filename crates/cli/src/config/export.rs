@@ -21,9 +21,18 @@ pub(crate) fn to_yaml(config: &Config) -> Result<String, ConfigError> {
 /// half a config.
 pub fn export(config: &Config, path: &Path) -> Result<(), ConfigError> {
     let text = format!("{HEADER}{}", to_yaml(config)?);
-    let write_err = |source| ConfigError::Write { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let write_err = |source| ConfigError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let written = std::fs::File::create(&temp)
         .and_then(|mut file| {

@@ -3,8 +3,8 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use figment::value::{Dict, Value};
 use figment::providers::Serialized;
+use figment::value::{Dict, Value};
 use figment::{Figment, Profile};
 use portcore::EphemeralRange;
 use serde_saphyr::MessageFormatter;
@@ -75,8 +75,10 @@ where
 
 /// Like [`load`], with the overrides already collected.
 pub fn load_with_overrides(path: &Path, env: EnvOverrides) -> Result<LoadedConfig, ConfigError> {
-    let bytes = std::fs::read(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
     // Without the range, the ephemeral-port warning is skipped; nothing else depends on it.
@@ -84,7 +86,11 @@ pub fn load_with_overrides(path: &Path, env: EnvOverrides) -> Result<LoadedConfi
         .inspect_err(|e| log::debug!("ephemeral range unknown, not checked: {e}"))
         .ok();
     let text = String::from_utf8_lossy(&bytes);
-    let source = Source { path, text: &text, env };
+    let source = Source {
+        path,
+        text: &text,
+        env,
+    };
     let loaded = source.load(&base_dir, ephemeral.as_ref())?;
     for warning in &loaded.warnings {
         log::debug!("config warning: {warning}");
@@ -100,11 +106,19 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn invalid(&self, errors: Vec<Issue>, warnings: Vec<Issue>) -> ConfigError {
-        ConfigError::Invalid { path: self.path.to_path_buf(), errors, warnings }
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            errors,
+            warnings,
+        }
     }
 
     fn file_origin(&self, line: Option<u32>, column: Option<u32>) -> Option<Origin> {
-        Some(Origin::File { path: self.path.to_path_buf(), line, column })
+        Some(Origin::File {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+        })
     }
 
     fn load(
@@ -124,10 +138,19 @@ impl Source<'_> {
             // Both layers are maps of plain values, so merging them cannot fail; if it ever
             // does, the error is still reported rather than unwrapped.
             .map_err(|e| {
-                let issue = Issue::new("", IssueKind::Other { message: e.to_string() });
+                let issue = Issue::new(
+                    "",
+                    IssueKind::Other {
+                        message: e.to_string(),
+                    },
+                );
                 self.invalid(vec![issue], Vec::new())
             })?;
-        let Checked { config, problems, pruned } = check::check(merged);
+        let Checked {
+            config,
+            problems,
+            pruned,
+        } = check::check(merged);
         let mut issues = problems;
         let config = config.map(|mut config| {
             resolve_paths(&mut config, base_dir);
@@ -139,8 +162,9 @@ impl Source<'_> {
         for issue in &mut issues {
             issue.origin = self.origin_of(&map, &issue.field);
         }
-        let (mut errors, warnings): (Vec<Issue>, Vec<Issue>) =
-            issues.into_iter().partition(|i| i.severity() == Severity::Error);
+        let (mut errors, warnings): (Vec<Issue>, Vec<Issue>) = issues
+            .into_iter()
+            .partition(|i| i.severity() == Severity::Error);
         // File order first; variables after, as they came.
         errors.sort_by_key(|i| i.line().unwrap_or(u32::MAX));
         match config {
@@ -162,10 +186,13 @@ impl Source<'_> {
             Ok(Some(Value::Dict(_, dict))) => Ok(dict),
             Ok(Some(other)) => {
                 let found = other.to_actual().to_string();
-                let mut issue = Issue::new("", IssueKind::WrongType {
-                    expected: "a map of config sections (services, monitoring, ...)".into(),
-                    found,
-                });
+                let mut issue = Issue::new(
+                    "",
+                    IssueKind::WrongType {
+                        expected: "a map of config sections (services, monitoring, ...)".into(),
+                        found,
+                    },
+                );
                 issue.origin = self.file_origin(Some(1), None);
                 Err(self.invalid(vec![issue], Vec::new()))
             }
@@ -175,7 +202,12 @@ impl Source<'_> {
                 let location = error.location();
                 let line = location.map(|l| u32::try_from(l.line()).unwrap_or(u32::MAX));
                 let column = location.map(|l| u32::try_from(l.column()).unwrap_or(u32::MAX));
-                let mut issue = Issue::new("", IssueKind::Syntax { message: message.into_owned() });
+                let mut issue = Issue::new(
+                    "",
+                    IssueKind::Syntax {
+                        message: message.into_owned(),
+                    },
+                );
                 issue.origin = self.file_origin(line.filter(|l| *l > 0), column.filter(|c| *c > 0));
                 Err(self.invalid(vec![issue], Vec::new()))
             }

@@ -18,10 +18,18 @@ pub(crate) struct SourceMap {
 }
 
 enum Frame {
-    Map { path: String, key: Option<String> },
-    Seq { path: String, index: usize },
+    Map {
+        path: String,
+        key: Option<String>,
+    },
+    Seq {
+        path: String,
+        index: usize,
+    },
     /// A complex key (a map or list used as a key): nothing inside is addressable.
-    Skip { depth: usize },
+    Skip {
+        depth: usize,
+    },
 }
 
 /// What a node event is, given the frame it appears in.
@@ -35,7 +43,11 @@ enum Step {
 }
 
 fn join(path: &str, segment: &str) -> String {
-    if path.is_empty() { segment.to_owned() } else { format!("{path}.{segment}") }
+    if path.is_empty() {
+        segment.to_owned()
+    } else {
+        format!("{path}.{segment}")
+    }
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -69,12 +81,18 @@ impl SourceMap {
             }
             let is_node = matches!(
                 event,
-                Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(_)
+                Event::Scalar(..)
+                    | Event::MappingStart(..)
+                    | Event::SequenceStart(..)
+                    | Event::Alias(_)
             );
             if is_node {
                 // Is this node a key, or a value at some path?
                 let step = match stack.last_mut() {
-                    Some(Frame::Map { key: key @ None, path }) => match &event {
+                    Some(Frame::Map {
+                        key: key @ None,
+                        path,
+                    }) => match &event {
                         Event::Scalar(text, ..) => {
                             map.places.entry(join(path, text)).or_insert(place);
                             *key = Some(text.to_string());
@@ -86,7 +104,10 @@ impl SourceMap {
                         }
                         _ => Step::ComplexKey,
                     },
-                    Some(Frame::Map { key: key @ Some(_), path }) => {
+                    Some(Frame::Map {
+                        key: key @ Some(_),
+                        path,
+                    }) => {
                         let segment = key.take().unwrap_or_default();
                         Step::Value(join(path, &segment))
                     }
@@ -108,8 +129,14 @@ impl SourceMap {
                 };
                 match event {
                     Event::Scalar(text, ..) => map.scalars.push((node_path, text.into_owned())),
-                    Event::MappingStart(..) => stack.push(Frame::Map { path: node_path, key: None }),
-                    Event::SequenceStart(..) => stack.push(Frame::Seq { path: node_path, index: 0 }),
+                    Event::MappingStart(..) => stack.push(Frame::Map {
+                        path: node_path,
+                        key: None,
+                    }),
+                    Event::SequenceStart(..) => stack.push(Frame::Seq {
+                        path: node_path,
+                        index: 0,
+                    }),
                     _ => {}
                 }
             } else if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
@@ -126,10 +153,10 @@ impl SourceMap {
         if let Some(place) = self.places.get(path) {
             return Some(*place);
         }
-        if let Some((list, value)) = path.rsplit_once('.') {
-            if let Some(item) = self.item_with_value(list, value) {
-                return self.places.get(&item).copied();
-            }
+        if let Some((list, value)) = path.rsplit_once('.')
+            && let Some(item) = self.item_with_value(list, value)
+        {
+            return self.places.get(&item).copied();
         }
         self.place(path)
     }
@@ -201,7 +228,10 @@ list:
         assert_eq!(map.place("services.backend.port"), Some((3, 5)));
         assert_eq!(map.place("services.backend.env.A"), Some((6, 7)));
         assert_eq!(map.place("services.frontend.port"), Some((7, 14)));
-        assert_eq!(map.place("services.backend.alternative_ports.1"), Some((4, 31)));
+        assert_eq!(
+            map.place("services.backend.alternative_ports.1"),
+            Some((4, 31))
+        );
         assert_eq!(map.place("list.1.y"), Some((12, 6)));
         // Unknown deeper paths fall back to the nearest ancestor.
         assert_eq!(map.place("services.backend.port.deeper"), Some((3, 5)));
@@ -219,10 +249,14 @@ list:
     fn finds_list_items_by_value_and_keys_in_order() {
         let map = SourceMap::build(DOC);
         assert_eq!(
-            map.item_with_value("services.backend.alternative_ports", "8002").as_deref(),
+            map.item_with_value("services.backend.alternative_ports", "8002")
+                .as_deref(),
             Some("services.backend.alternative_ports.1")
         );
-        assert_eq!(map.item_with_value("services.backend.alternative_ports", "9"), None);
+        assert_eq!(
+            map.item_with_value("services.backend.alternative_ports", "9"),
+            None
+        );
         assert_eq!(map.keys_under("services"), ["backend", "frontend"]);
     }
 

@@ -96,7 +96,9 @@ impl Config {
         self.services
             .iter()
             .filter_map(|(name, svc)| Some((name, svc.port?)))
-            .fold(TemplateContext::new(own), |ctx, (name, port)| ctx.with_service(name, port))
+            .fold(TemplateContext::new(own), |ctx, (name, port)| {
+                ctx.with_service(name, port)
+            })
     }
 
     /// Checks the meaning of a config built or changed in code: the same checks loading runs

@@ -92,7 +92,10 @@ pub(crate) mod list {
     use super::*;
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
-        Ok(Vec::<Port>::deserialize(d)?.into_iter().map(|p| p.0).collect())
+        Ok(Vec::<Port>::deserialize(d)?
+            .into_iter()
+            .map(|p| p.0)
+            .collect())
     }
 
     pub(crate) fn serialize<S: Serializer>(ports: &[u16], s: S) -> Result<S::Ok, S::Error> {
@@ -105,7 +108,9 @@ struct RangeEntry(PortSet);
 
 impl<'de> Deserialize<'de> for RangeEntry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ReservedVisitor).map(RangeEntry)
+        deserializer
+            .deserialize_any(ReservedVisitor)
+            .map(RangeEntry)
     }
 }
 
@@ -121,26 +126,35 @@ impl<'de> Visitor<'de> for ReservedVisitor {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<PortSet, E> {
-        PortVisitor.visit_u64(v).map(|p| std::iter::once(p.0).collect())
+        PortVisitor
+            .visit_u64(v)
+            .map(|p| std::iter::once(p.0).collect())
     }
 
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<PortSet, E> {
-        PortVisitor.visit_u128(v).map(|p| std::iter::once(p.0).collect())
+        PortVisitor
+            .visit_u128(v)
+            .map(|p| std::iter::once(p.0).collect())
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<PortSet, E> {
-        PortVisitor.visit_i64(v).map(|p| std::iter::once(p.0).collect())
+        PortVisitor
+            .visit_i64(v)
+            .map(|p| std::iter::once(p.0).collect())
     }
 
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<PortSet, E> {
-        PortVisitor.visit_i128(v).map(|p| std::iter::once(p.0).collect())
+        PortVisitor
+            .visit_i128(v)
+            .map(|p| std::iter::once(p.0).collect())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<PortSet, E> {
         if v.trim().is_empty() {
             return Err(E::invalid_value(Unexpected::Str(v), &RANGE_EXPECTED));
         }
-        v.parse::<PortSet>().map_err(|_| E::invalid_value(Unexpected::Str(v), &RANGE_EXPECTED))
+        v.parse::<PortSet>()
+            .map_err(|_| E::invalid_value(Unexpected::Str(v), &RANGE_EXPECTED))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PortSet, A::Error> {

@@ -161,11 +161,16 @@ impl ServiceConfig {
         };
         let probe = match kind {
             HealthCheckKind::Http => HealthProbe::Http {
-                url: block.url.clone().or_else(|| self.health_check_url.clone())?,
+                url: block
+                    .url
+                    .clone()
+                    .or_else(|| self.health_check_url.clone())?,
                 expected_status: block.expected_status.clone(),
                 allow_remote: block.allow_remote,
             },
-            HealthCheckKind::Exec => HealthProbe::Exec { command: block.command.clone()? },
+            HealthCheckKind::Exec => HealthProbe::Exec {
+                command: block.command.clone()?,
+            },
             HealthCheckKind::Tcp => {
                 self.port?;
                 HealthProbe::Tcp
@@ -187,7 +192,10 @@ impl ServiceConfig {
     /// The `process_patterns` compiled. Loading has checked them, so this fails only for a
     /// config changed in code since.
     pub fn compiled_patterns(&self) -> Result<Vec<regex::Regex>, regex::Error> {
-        self.process_patterns.iter().map(|p| regex::Regex::new(p)).collect()
+        self.process_patterns
+            .iter()
+            .map(|p| regex::Regex::new(p))
+            .collect()
     }
 
     /// The text fields that may hold templates, with the name of each field.
@@ -198,7 +206,10 @@ impl ServiceConfig {
             ("setup_command", self.setup_command.as_deref()),
             ("health_check_url", self.health_check_url.as_deref()),
             ("health_check.url", block.and_then(|b| b.url.as_deref())),
-            ("health_check.command", block.and_then(|b| b.command.as_deref())),
+            (
+                "health_check.command",
+                block.and_then(|b| b.command.as_deref()),
+            ),
         ];
         let mut out: Vec<(String, &str)> = optional
             .into_iter()
@@ -238,7 +249,9 @@ pub struct Dependency {
 impl Dependency {
     /// A dependency with an explicit condition.
     pub fn with_condition(condition: DependencyCondition) -> Self {
-        Self { condition: Some(condition) }
+        Self {
+            condition: Some(condition),
+        }
     }
 }
 
@@ -373,7 +386,9 @@ fn deserialize_ip<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
         }
 
         fn visit_str<E: de::Error>(self, v: &str) -> Result<IpAddr, E> {
-            v.trim().parse().map_err(|_| E::invalid_value(Unexpected::Str(v), &EXPECTED))
+            v.trim()
+                .parse()
+                .map_err(|_| E::invalid_value(Unexpected::Str(v), &EXPECTED))
         }
     }
 
@@ -487,7 +502,8 @@ impl<'de> Deserialize<'de> for StopSignal {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<StopSignal, E> {
-                v.parse().map_err(|_| E::invalid_value(Unexpected::Str(v), &SIGNAL_EXPECTED))
+                v.parse()
+                    .map_err(|_| E::invalid_value(Unexpected::Str(v), &SIGNAL_EXPECTED))
             }
         }
 
@@ -577,13 +593,14 @@ impl Default for HealthCheckConfig {
 impl HealthCheckConfig {
     /// The `type`, or the one its other settings imply.
     pub fn kind_or_inferred(&self, service_has_url: bool) -> HealthCheckKind {
-        self.kind.unwrap_or(if self.url.is_some() || service_has_url {
-            HealthCheckKind::Http
-        } else if self.command.is_some() {
-            HealthCheckKind::Exec
-        } else {
-            HealthCheckKind::Listening
-        })
+        self.kind
+            .unwrap_or(if self.url.is_some() || service_has_url {
+                HealthCheckKind::Http
+            } else if self.command.is_some() {
+                HealthCheckKind::Exec
+            } else {
+                HealthCheckKind::Listening
+            })
     }
 }
 
@@ -671,11 +688,18 @@ mod tests {
 
         svc.health_check_url = None;
         let check = svc.effective_health_check(&monitoring).unwrap();
-        assert_eq!(check.probe, HealthProbe::Exec { command: "true".into() });
+        assert_eq!(
+            check.probe,
+            HealthProbe::Exec {
+                command: "true".into()
+            }
+        );
 
         svc.port = None;
-        svc.health_check =
-            Some(HealthCheckConfig { kind: Some(HealthCheckKind::Tcp), ..Default::default() });
+        svc.health_check = Some(HealthCheckConfig {
+            kind: Some(HealthCheckKind::Tcp),
+            ..Default::default()
+        });
         assert_eq!(svc.effective_health_check(&monitoring), None);
     }
 }

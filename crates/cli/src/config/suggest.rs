@@ -25,19 +25,20 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// The candidate closest to `word`, if it is close enough to be what was meant: at most one
-/// edit for short words, and up to a third of the word's length for longer ones.
+/// The candidate closest to `word`, if it is close enough to be what was meant: about one
+/// edit per three characters of the shorter of the two (so `prot` suggests `port`, and `db`
+/// suggests nothing rather than `b`).
 pub(crate) fn suggest<'a, I>(word: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
     let lowered = word.to_lowercase();
-    let limit = (word.chars().count() + 2) / 3;
+    let word_len = word.chars().count();
     candidates
         .into_iter()
         .filter(|c| *c != word)
         .map(|c| (edit_distance(&lowered, &c.to_lowercase()), c))
-        .filter(|(distance, _)| *distance <= limit.max(1))
+        .filter(|(distance, c)| *distance * 3 <= word_len.min(c.chars().count()) + 1)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c.to_owned())
 }
@@ -65,5 +66,10 @@ mod tests {
         assert_eq!(suggest("Critcal", keys).as_deref(), Some("critical"));
         assert_eq!(suggest("banana", keys), None);
         assert_eq!(suggest("x", keys), None);
+        assert_eq!(suggest("db", ["b", "web"]), None);
+        assert_eq!(
+            suggest("fronend", ["backend", "frontend"]).as_deref(),
+            Some("frontend")
+        );
     }
 }

@@ -88,7 +88,10 @@ pub struct TemplateContext {
 impl TemplateContext {
     /// A context where `{port}` is `port` and no other service is known.
     pub fn new(port: Option<u16>) -> Self {
-        Self { port, services: BTreeMap::new() }
+        Self {
+            port,
+            services: BTreeMap::new(),
+        }
     }
 
     /// Adds a service whose port `{services.NAME.port}` expands to.
@@ -124,8 +127,12 @@ fn classify(inner: &str) -> Reference {
         .and_then(|rest| rest.strip_suffix(".port"))
         .filter(|service| !service.is_empty() && !service.contains('.'));
     match service {
-        Some(service) => Reference::ServicePort { service: service.to_owned() },
-        None => Reference::Unknown { name: name.to_owned() },
+        Some(service) => Reference::ServicePort {
+            service: service.to_owned(),
+        },
+        None => Reference::Unknown {
+            name: name.to_owned(),
+        },
     }
 }
 
@@ -207,8 +214,9 @@ pub fn expand(text: &str, ctx: &TemplateContext) -> Result<String, TemplateError
                         });
                     }
                 };
-                let port =
-                    port.ok_or(TemplateError::MissingPort { reference: reference.to_string() })?;
+                let port = port.ok_or(TemplateError::MissingPort {
+                    reference: reference.to_string(),
+                })?;
                 out.push_str(&port.to_string());
             }
         }
@@ -228,14 +236,20 @@ mod tests {
     #[test]
     fn expands_own_and_other_ports() {
         assert_eq!(expand("{port}", &ctx()).unwrap(), "8000");
-        assert_eq!(expand("a{ port }b{services.db.port}c", &ctx()).unwrap(), "a8000b5433c");
+        assert_eq!(
+            expand("a{ port }b{services.db.port}c", &ctx()).unwrap(),
+            "a8000b5433c"
+        );
         assert_eq!(expand("no refs at all", &ctx()).unwrap(), "no refs at all");
         assert_eq!(expand("", &ctx()).unwrap(), "");
     }
 
     #[test]
     fn doubled_braces_are_literal() {
-        assert_eq!(expand("awk '{{print $1}}' {port}", &ctx()).unwrap(), "awk '{print $1}' 8000");
+        assert_eq!(
+            expand("awk '{{print $1}}' {port}", &ctx()).unwrap(),
+            "awk '{print $1}' 8000"
+        );
         assert_eq!(expand("{{{port}}}", &ctx()).unwrap(), "{8000}");
         assert_eq!(references("{{port}}").unwrap(), []);
     }
@@ -244,30 +258,49 @@ mod tests {
     fn unknown_references_are_named() {
         assert_eq!(
             expand("{whatever}", &ctx()),
-            Err(TemplateError::UnknownReference { reference: "whatever".into() })
+            Err(TemplateError::UnknownReference {
+                reference: "whatever".into()
+            })
         );
         assert_eq!(
             expand("{services.nope.port}", &ctx()),
-            Err(TemplateError::UnknownReference { reference: "services.nope.port".into() })
+            Err(TemplateError::UnknownReference {
+                reference: "services.nope.port".into()
+            })
         );
         assert_eq!(
             expand("{port}", &TemplateContext::new(None)),
-            Err(TemplateError::MissingPort { reference: "port".into() })
+            Err(TemplateError::MissingPort {
+                reference: "port".into()
+            })
         );
         assert_eq!(
             references("{services.a.b.port} {services..port}").unwrap(),
             [
-                Reference::Unknown { name: "services.a.b.port".into() },
-                Reference::Unknown { name: "services..port".into() }
+                Reference::Unknown {
+                    name: "services.a.b.port".into()
+                },
+                Reference::Unknown {
+                    name: "services..port".into()
+                }
             ]
         );
     }
 
     #[test]
     fn unpaired_braces_are_errors_with_offsets() {
-        assert_eq!(expand("ab{port", &ctx()), Err(TemplateError::UnclosedBrace { offset: 2 }));
-        assert_eq!(expand("{a{port}", &ctx()), Err(TemplateError::UnclosedBrace { offset: 0 }));
-        assert_eq!(expand("x}", &ctx()), Err(TemplateError::UnmatchedClose { offset: 1 }));
+        assert_eq!(
+            expand("ab{port", &ctx()),
+            Err(TemplateError::UnclosedBrace { offset: 2 })
+        );
+        assert_eq!(
+            expand("{a{port}", &ctx()),
+            Err(TemplateError::UnclosedBrace { offset: 0 })
+        );
+        assert_eq!(
+            expand("x}", &ctx()),
+            Err(TemplateError::UnmatchedClose { offset: 1 })
+        );
     }
 
     proptest! {

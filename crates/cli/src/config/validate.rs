@@ -15,7 +15,10 @@ use super::template::{Reference, references};
 
 /// Every problem of `config`, errors and warnings, in service order.
 pub(crate) fn validate(config: &Config, ephemeral: Option<&EphemeralRange>) -> Vec<Issue> {
-    let mut v = Validator { config, issues: Vec::new() };
+    let mut v = Validator {
+        config,
+        issues: Vec::new(),
+    };
     v.ports(ephemeral);
     for (name, svc) in &config.services {
         let path = format!("services.{name}");
@@ -70,7 +73,9 @@ fn is_local_host(host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     host == "localhost"
         || host.ends_with(".localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
 }
 
 impl Validator<'_> {
@@ -94,14 +99,27 @@ impl Validator<'_> {
             match primaries.get(&(port, svc.protocol)) {
                 Some(other) => {
                     let other = (*other).to_owned();
-                    self.push(&field, IssueKind::DuplicatePort { port, protocol: svc.protocol, other });
+                    self.push(
+                        &field,
+                        IssueKind::DuplicatePort {
+                            port,
+                            protocol: svc.protocol,
+                            other,
+                        },
+                    );
                 }
                 None => {
                     primaries.insert((port, svc.protocol), name);
                 }
             }
             if let Some(eph) = ephemeral.filter(|e| e.may_assign(port)) {
-                self.push(&field, IssueKind::EphemeralPort { port, range: eph.range });
+                self.push(
+                    &field,
+                    IssueKind::EphemeralPort {
+                        port,
+                        range: eph.range,
+                    },
+                );
             }
         }
         for (name, svc) in &self.config.services {
@@ -115,7 +133,13 @@ impl Validator<'_> {
                     self.push(&field, IssueKind::AlternativeIsPrimary { port, service });
                 }
                 if let Some(eph) = ephemeral.filter(|e| e.may_assign(port)) {
-                    self.push(&field, IssueKind::EphemeralPort { port, range: eph.range });
+                    self.push(
+                        &field,
+                        IssueKind::EphemeralPort {
+                            port,
+                            range: eph.range,
+                        },
+                    );
                 }
             }
         }
@@ -123,16 +147,26 @@ impl Validator<'_> {
 
     fn service(&mut self, name: &str, svc: &ServiceConfig, path: &str) {
         if !valid_service_name(name) {
-            self.push(path, IssueKind::InvalidServiceName { name: name.to_owned() });
+            self.push(
+                path,
+                IssueKind::InvalidServiceName {
+                    name: name.to_owned(),
+                },
+            );
         }
         if let Some(given) = svc.name.as_ref().filter(|given| *given != name) {
-            let kind = IssueKind::NameMismatch { name: given.clone(), key: name.to_owned() };
+            let kind = IssueKind::NameMismatch {
+                name: given.clone(),
+                key: name.to_owned(),
+            };
             self.push(format!("{path}.name"), kind);
         }
         for (i, pattern) in svc.process_patterns.iter().enumerate() {
             if let Err(error) = regex::Regex::new(pattern) {
-                let kind =
-                    IssueKind::BadPattern { pattern: pattern.clone(), message: regex_message(&error) };
+                let kind = IssueKind::BadPattern {
+                    pattern: pattern.clone(),
+                    message: regex_message(&error),
+                };
                 self.push(format!("{path}.process_patterns.{i}"), kind);
             }
         }
@@ -140,20 +174,34 @@ impl Validator<'_> {
             let field = format!("{path}.depends_on.{dep}");
             if !self.config.services.contains_key(dep) {
                 let suggestion = suggest(dep, self.service_names());
-                self.push(field, IssueKind::UnknownDependency { name: dep.clone(), suggestion });
+                self.push(
+                    field,
+                    IssueKind::UnknownDependency {
+                        name: dep.clone(),
+                        suggestion,
+                    },
+                );
             } else if spec.condition == Some(DependencyCondition::Healthy)
                 && self.config.health_check(dep).is_none()
             {
-                self.push(field, IssueKind::ConditionNeedsHealthCheck { dependency: dep.clone() });
+                self.push(
+                    field,
+                    IssueKind::ConditionNeedsHealthCheck {
+                        dependency: dep.clone(),
+                    },
+                );
             }
         }
         for (field, text) in svc.templates() {
             self.template(name, svc, &format!("{path}.{field}"), text);
         }
         if svc.socket_activation && svc.port.is_none() {
-            self.push(format!("{path}.socket_activation"), IssueKind::RequiresPort {
-                feature: "socket_activation",
-            });
+            self.push(
+                format!("{path}.socket_activation"),
+                IssueKind::RequiresPort {
+                    feature: "socket_activation",
+                },
+            );
         }
         self.health_check(svc, path);
     }
@@ -180,9 +228,10 @@ impl Validator<'_> {
                     },
                     Some(_) => continue,
                 },
-                Reference::Unknown { name } => {
-                    IssueKind::UnknownTemplateRef { reference: name.clone(), suggestion: None }
-                }
+                Reference::Unknown { name } => IssueKind::UnknownTemplateRef {
+                    reference: name.clone(),
+                    suggestion: None,
+                },
                 _ => continue,
             };
             self.push(field, kind);
@@ -204,37 +253,63 @@ impl Validator<'_> {
                     (Some(url), _) => (url, format!("{hc}.url")),
                     (None, Some(url)) => (url, format!("{path}.health_check_url")),
                     (None, None) => {
-                        let kind = IssueKind::HealthCheckIncomplete { kind, missing: "url" };
+                        let kind = IssueKind::HealthCheckIncomplete {
+                            kind,
+                            missing: "url",
+                        };
                         return self.push(hc, kind);
                     }
                 };
                 let allow_remote = block.is_some_and(|b| b.allow_remote);
                 match url_host(url) {
-                    None => self.push(&field, IssueKind::InvalidValue {
-                        value: url.to_owned(),
-                        expected: "an http:// or https:// URL".into(),
-                    }),
+                    None => self.push(
+                        &field,
+                        IssueKind::InvalidValue {
+                            value: url.to_owned(),
+                            expected: "an http:// or https:// URL".into(),
+                        },
+                    ),
                     Some(host) if !allow_remote && !host.contains('{') && !is_local_host(host) => {
-                        self.push(&field, IssueKind::RemoteHealthUrl { host: host.to_owned() });
+                        self.push(
+                            &field,
+                            IssueKind::RemoteHealthUrl {
+                                host: host.to_owned(),
+                            },
+                        );
                     }
                     Some(_) => {}
                 }
             }
             HealthCheckKind::Exec if block.and_then(|b| b.command.as_ref()).is_none() => {
-                self.push(&hc, IssueKind::HealthCheckIncomplete { kind, missing: "command" });
+                self.push(
+                    &hc,
+                    IssueKind::HealthCheckIncomplete {
+                        kind,
+                        missing: "command",
+                    },
+                );
             }
             HealthCheckKind::Tcp | HealthCheckKind::Listening if svc.port.is_none() => {
-                self.push(&hc, IssueKind::HealthCheckIncomplete { kind, missing: "port" });
+                self.push(
+                    &hc,
+                    IssueKind::HealthCheckIncomplete {
+                        kind,
+                        missing: "port",
+                    },
+                );
             }
             _ => {}
         }
         let Some(block) = block else { return };
         for (i, &status) in block.expected_status.iter().enumerate() {
             if !(100..=599).contains(&status) {
-                self.push(format!("{hc}.expected_status.{i}"), IssueKind::InvalidValue {
-                    value: status.to_string(),
-                    expected: "an HTTP status from 100 to 599".into(),
-                });
+                self.push(
+                    format!("{hc}.expected_status.{i}"),
+                    IssueKind::InvalidValue {
+                        value: status.to_string(),
+                        expected: "an HTTP status from 100 to 599".into(),
+                    },
+                );
             }
         }
         if let Some(interval) = block.interval {
@@ -242,37 +317,55 @@ impl Validator<'_> {
         }
         self.nonzero(format!("{hc}.timeout"), block.timeout);
         if block.retries == 0 {
-            self.push(format!("{hc}.retries"), IssueKind::InvalidValue {
-                value: "0".into(),
-                expected: "at least 1 failure before unhealthy".into(),
-            });
+            self.push(
+                format!("{hc}.retries"),
+                IssueKind::InvalidValue {
+                    value: "0".into(),
+                    expected: "at least 1 failure before unhealthy".into(),
+                },
+            );
         }
     }
 
     fn nonzero(&mut self, field: String, duration: Duration) {
         if duration.is_zero() {
-            self.push(field, IssueKind::InvalidValue {
-                value: duration.to_string(),
-                expected: "a duration above zero".into(),
-            });
+            self.push(
+                field,
+                IssueKind::InvalidValue {
+                    value: duration.to_string(),
+                    expected: "a duration above zero".into(),
+                },
+            );
         }
     }
 
     fn monitoring(&mut self) {
         let m = &self.config.monitoring;
         self.nonzero("monitoring.interval".into(), m.interval);
-        self.nonzero("monitoring.health_check_interval".into(), m.health_check_interval);
-        if let Some(cpu) = m.cpu_threshold_percent.filter(|c| !(c.is_finite() && *c > 0.0)) {
-            self.push("monitoring.cpu_threshold_percent", IssueKind::InvalidValue {
-                value: cpu.to_string(),
-                expected: "a percentage above zero".into(),
-            });
+        self.nonzero(
+            "monitoring.health_check_interval".into(),
+            m.health_check_interval,
+        );
+        if let Some(cpu) = m
+            .cpu_threshold_percent
+            .filter(|c| !(c.is_finite() && *c > 0.0))
+        {
+            self.push(
+                "monitoring.cpu_threshold_percent",
+                IssueKind::InvalidValue {
+                    value: cpu.to_string(),
+                    expected: "a percentage above zero".into(),
+                },
+            );
         }
         if m.memory_threshold_mb == Some(0) {
-            self.push("monitoring.memory_threshold_mb", IssueKind::InvalidValue {
-                value: "0".into(),
-                expected: "a size above zero".into(),
-            });
+            self.push(
+                "monitoring.memory_threshold_mb",
+                IssueKind::InvalidValue {
+                    value: "0".into(),
+                    expected: "a size above zero".into(),
+                },
+            );
         }
     }
 
@@ -346,13 +439,18 @@ mod tests {
 
     #[test]
     fn url_hosts() {
-        assert_eq!(url_host("http://localhost:{port}/health"), Some("localhost"));
+        assert_eq!(
+            url_host("http://localhost:{port}/health"),
+            Some("localhost")
+        );
         assert_eq!(url_host("HTTPS://user@example.com/x"), Some("example.com"));
         assert_eq!(url_host("http://[::1]:80/"), Some("::1"));
         assert_eq!(url_host("http://10.0.0.1?x"), Some("10.0.0.1"));
         assert_eq!(url_host("ftp://x"), None);
         assert_eq!(url_host("localhost:80"), None);
-        assert!(is_local_host("127.0.0.2") && is_local_host("::1") && is_local_host("app.localhost"));
+        assert!(
+            is_local_host("127.0.0.2") && is_local_host("::1") && is_local_host("app.localhost")
+        );
         assert!(!is_local_host("example.com") && !is_local_host("10.0.0.1"));
     }
 
@@ -365,9 +463,19 @@ mod tests {
     #[test]
     fn cycles_are_reported_once_each() {
         let mut config = Config::default();
-        for (name, deps) in [("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"]), ("d", vec!["d"])] {
-            let mut svc = ServiceConfig::default();
-            svc.depends_on = deps.into_iter().map(|d| (d.to_owned(), Default::default())).collect();
+        for (name, deps) in [
+            ("a", vec!["b"]),
+            ("b", vec!["c"]),
+            ("c", vec!["a"]),
+            ("d", vec!["d"]),
+        ] {
+            let svc = ServiceConfig {
+                depends_on: deps
+                    .into_iter()
+                    .map(|d| (d.to_owned(), Default::default()))
+                    .collect(),
+                ..ServiceConfig::default()
+            };
             config.services.insert(name.to_owned(), svc);
         }
         let cycles: Vec<Vec<String>> = validate(&config, None)
