@@ -258,7 +258,8 @@ mod errors {
     #[test]
     fn unknown_keys_suggest_the_closest_known_key() {
         let f = fixture(
-            "services:\n  backend:\n    prot: 8000\nmonitoring:\n  intervall: 5\nbogus: 1\n",
+            // `bogus` holds a map: still one problem, not one per entry.
+            "services:\n  backend:\n    prot: 8000\nmonitoring:\n  intervall: 5\nbogus: {a: 1, b: 2}\n",
         );
         let Err(err) = config::load_with_env(&f.path, NO_ENV) else {
             panic!("loaded")
@@ -575,6 +576,29 @@ mod errors {
             errors("services:\n  a:\n    port: 0\n    startup_command: \"run --port {port}\"\n");
         assert_eq!(errs.len(), 1, "{errs:#?}");
         assert_eq!(errs[0].kind, IssueKind::PortOutOfRange { value: 0 });
+    }
+
+    #[test]
+    fn anchors_in_extension_keys_are_reused_and_bad_merged_keys_still_found() {
+        let text = "x-defaults: &defaults\n  critical: true\n  stop_timeout: 3s\nservices:\n  a:\n    \
+                    <<: *defaults\n    port: 8000\n  b:\n    <<: *defaults\n    port: 8001\n";
+        let config = load_ok(text).config;
+        assert!(config.services.values().all(|s| s.critical));
+        assert_eq!(
+            config.service("b").unwrap().stop_timeout,
+            config::Duration::from_secs(3)
+        );
+        let errs = errors("x-base: &base\n  prot: 1\nservices:\n  a:\n    <<: *base\n");
+        assert!(matches!(
+            at(&errs, "services.a.prot").kind,
+            IssueKind::UnknownKey { .. }
+        ));
+        // Only `x-` keys are exempt.
+        let errs = errors("y-base: 1\n");
+        assert!(matches!(
+            at(&errs, "y-base").kind,
+            IssueKind::UnknownKey { .. }
+        ));
     }
 
     #[test]

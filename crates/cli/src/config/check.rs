@@ -91,7 +91,10 @@ impl Checker {
                 continue;
             }
             if let Err(error) = probe::<T>(&key, value.clone()) {
-                if !self.split::<T>(path, &key, value) {
+                // Only a problem inside the value is worth looking for in each entry; an
+                // unknown key is one problem however many entries it holds.
+                let inside = error.path.len() > 1;
+                if !(inside && self.split::<T>(path, &key, value)) {
                     self.record(path, error, None);
                 }
                 dict.remove(&key);

@@ -18,6 +18,10 @@ use super::model::Config;
 /// The folder, beside the config file, where portwarden keeps its state.
 pub const STATE_DIR_NAME: &str = ".portwarden";
 
+/// Top-level keys with this prefix are ignored, so that they can hold YAML anchors
+/// (`x-defaults: &defaults {...}`, then `<<: *defaults` in services), as in Compose files.
+pub const EXTENSION_PREFIX: &str = "x-";
+
 /// A config as loaded from a file, with where it came from.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -126,7 +130,9 @@ impl Source<'_> {
         base_dir: &Path,
         ephemeral: Option<&EphemeralRange>,
     ) -> Result<LoadedConfig, ConfigError> {
-        let root = self.parse()?;
+        let mut root = self.parse()?;
+        // Compose's convention: top-level `x-` keys hold YAML anchors for reuse, not config.
+        root.retain(|key, _| !key.starts_with(EXTENSION_PREFIX));
         let map = SourceMap::build(self.text);
         if let Some(Value::Dict(_, services)) = root.get("services") {
             self.env.match_services(services.keys().map(String::as_str));

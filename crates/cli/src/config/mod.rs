@@ -3,7 +3,8 @@
 //! The file's schema is the original port-management system's, loaded exactly as that system
 //! wrote it (`services`, `monitoring`, `conflict_resolution`, `reserved_ports`), with
 //! portwarden's additions beside the original keys: dependencies, environment, restart and
-//! stop policies, socket activation and typed health checks. Unknown keys are errors.
+//! stop policies, socket activation and typed health checks. Unknown keys are errors, except
+//! top-level keys starting with `x-`, which are ignored so that they can hold YAML anchors.
 //!
 //! - [`discover`] finds the file (`--config`, `$PORTWARDEN_CONFIG`, `portwarden.yaml` or
 //!   `config/port_manager_config.yaml` in the working directory or a parent).
@@ -45,7 +46,9 @@ pub use duration::{Duration, ParseDurationError};
 pub use env::{ENV_PREFIX, EnvOverride, EnvOverrides};
 pub use error::{ConfigError, Issue, IssueKind, NamedBy, Origin, Severity};
 pub use export::export;
-pub use load::{LoadedConfig, STATE_DIR_NAME, load, load_with_env, load_with_overrides};
+pub use load::{
+    EXTENSION_PREFIX, LoadedConfig, STATE_DIR_NAME, load, load_with_env, load_with_overrides,
+};
 pub use model::{Config, ConflictResolutionConfig, MonitoringConfig, Strategy};
 pub use service::{
     Dependency, DependencyCondition, HealthCheck, HealthCheckConfig, HealthCheckKind, HealthProbe,
