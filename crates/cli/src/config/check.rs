@@ -10,10 +10,12 @@ use figment::value::{Dict, Value};
 use serde::de::DeserializeOwned;
 
 use super::duration::DURATION_EXPECTED;
-use super::error::{Issue, IssueKind};
+use super::health::HealthCheckConfig;
+use super::issue::{Issue, IssueKind};
 use super::model::{Config, ConflictResolutionConfig, MonitoringConfig};
+use super::policy::SIGNAL_EXPECTED;
 use super::ports::PORT_EXPECTED;
-use super::service::{HealthCheckConfig, SIGNAL_EXPECTED, ServiceConfig};
+use super::service::ServiceConfig;
 use super::suggest::suggest;
 
 /// What the structural pass found.

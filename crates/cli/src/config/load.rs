@@ -11,7 +11,8 @@ use serde_saphyr::MessageFormatter;
 
 use super::check::{self, Checked};
 use super::env::EnvOverrides;
-use super::error::{ConfigError, Issue, IssueKind, Origin, Severity};
+use super::error::ConfigError;
+use super::issue::{Issue, IssueKind, Origin, Severity};
 use super::locate::SourceMap;
 use super::model::Config;
 

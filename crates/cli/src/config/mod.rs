@@ -32,9 +32,12 @@ mod duration;
 mod env;
 mod error;
 mod export;
+mod health;
+mod issue;
 mod load;
 mod locate;
 mod model;
+mod policy;
 mod ports;
 mod service;
 mod suggest;
@@ -44,14 +47,14 @@ mod validate;
 pub use discover::{CONFIG_ENV_VAR, CONFIG_FILE_NAMES, discover};
 pub use duration::{Duration, ParseDurationError};
 pub use env::{ENV_PREFIX, EnvOverride, EnvOverrides};
-pub use error::{ConfigError, Issue, IssueKind, NamedBy, Origin, Severity};
+pub use error::{ConfigError, NamedBy};
 pub use export::export;
+pub use health::{HealthCheck, HealthCheckConfig, HealthCheckKind, HealthProbe};
+pub use issue::{Issue, IssueKind, Origin, Severity};
 pub use load::{
     EXTENSION_PREFIX, LoadedConfig, STATE_DIR_NAME, load, load_with_env, load_with_overrides,
 };
 pub use model::{Config, ConflictResolutionConfig, MonitoringConfig, Strategy};
-pub use service::{
-    Dependency, DependencyCondition, HealthCheck, HealthCheckConfig, HealthCheckKind, HealthProbe,
-    ParseSignalError, RestartPolicy, ServiceConfig, StopSignal,
-};
+pub use policy::{Dependency, DependencyCondition, ParseSignalError, RestartPolicy, StopSignal};
+pub use service::ServiceConfig;
 pub use template::{Reference, TemplateContext, TemplateError, expand, references};

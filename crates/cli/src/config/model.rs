@@ -5,9 +5,12 @@ use portcore::{EphemeralRange, PortSet};
 use serde::{Deserialize, Serialize};
 
 use super::duration::Duration;
-use super::error::{ConfigError, Issue};
+use super::error::ConfigError;
+use super::health::HealthCheck;
+use super::issue::Issue;
+use super::policy::DependencyCondition;
 use super::ports;
-use super::service::{DependencyCondition, HealthCheck, ServiceConfig};
+use super::service::ServiceConfig;
 use super::template::TemplateContext;
 
 /// The whole config file.

@@ -1,17 +1,18 @@
-//! One service's settings: the seed's keys, portwarden's additions, and their policies.
+//! One service's settings: the seed's keys and portwarden's additions.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use portcore::Protocol;
 use serde::de::{self, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::duration::Duration;
+use super::health::{HealthCheck, HealthCheckConfig, HealthCheckKind, HealthProbe};
 use super::model::MonitoringConfig;
+use super::policy::{Dependency, RestartPolicy, StopSignal};
 use super::ports;
 
 /// One service of the stack, under `services.NAME`.
@@ -222,57 +223,6 @@ impl ServiceConfig {
     }
 }
 
-/// When a stopped service is started again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RestartPolicy {
-    /// After every exit, successful or not.
-    Always,
-    /// After an exit with a failure status or a signal.
-    #[serde(alias = "on_failure")]
-    OnFailure,
-    /// Never.
-    Never,
-}
-
-/// One entry of `depends_on`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct Dependency {
-    /// The state the dependency must reach. `None`: see
-    /// [`Config::dependency_condition`](super::Config::dependency_condition).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub condition: Option<DependencyCondition>,
-}
-
-impl Dependency {
-    /// A dependency with an explicit condition.
-    pub fn with_condition(condition: DependencyCondition) -> Self {
-        Self {
-            condition: Some(condition),
-        }
-    }
-}
-
-/// The state a dependency must reach before its dependents start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DependencyCondition {
-    /// Its process has been started.
-    #[serde(alias = "service_started", alias = "process_started")]
-    Started,
-    /// Its health check passes.
-    #[serde(alias = "service_healthy", alias = "process_healthy")]
-    Healthy,
-    /// It has exited with status 0 (a setup or migration job).
-    #[serde(
-        alias = "service_completed_successfully",
-        alias = "process_completed_successfully"
-    )]
-    CompletedSuccessfully,
-}
-
 fn serialize_dependencies<S: Serializer>(
     deps: &BTreeMap<String, Dependency>,
     s: S,
@@ -395,271 +345,9 @@ fn deserialize_ip<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
     d.deserialize_any(IpVisitor)
 }
 
-/// What a stop signal field accepts, as serde's "expected" text.
-pub(crate) const SIGNAL_EXPECTED: &str = "a signal name: TERM, INT, HUP, QUIT, KILL, USR1 or USR2";
-
-/// The signal that asks a service to stop. Written `TERM` or `SIGTERM`, in any case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum StopSignal {
-    /// SIGTERM (the default).
-    #[default]
-    Term,
-    /// SIGINT, what Ctrl-C sends.
-    Int,
-    /// SIGHUP.
-    Hup,
-    /// SIGQUIT.
-    Quit,
-    /// SIGKILL: no clean shutdown at all.
-    Kill,
-    /// SIGUSR1.
-    Usr1,
-    /// SIGUSR2.
-    Usr2,
-}
-
-impl StopSignal {
-    /// The accepted names, without the optional `SIG` prefix.
-    pub const NAMES: [&'static str; 7] = ["TERM", "INT", "HUP", "QUIT", "KILL", "USR1", "USR2"];
-    const ALL: [StopSignal; 7] = [
-        StopSignal::Term,
-        StopSignal::Int,
-        StopSignal::Hup,
-        StopSignal::Quit,
-        StopSignal::Kill,
-        StopSignal::Usr1,
-        StopSignal::Usr2,
-    ];
-
-    /// The name without `SIG`, as the config writes it: `TERM`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StopSignal::Term => "TERM",
-            StopSignal::Int => "INT",
-            StopSignal::Hup => "HUP",
-            StopSignal::Quit => "QUIT",
-            StopSignal::Kill => "KILL",
-            StopSignal::Usr1 => "USR1",
-            StopSignal::Usr2 => "USR2",
-        }
-    }
-
-    /// The same signal as `procscan` sends it.
-    pub fn to_signal(self) -> procscan::Signal {
-        match self {
-            StopSignal::Term => procscan::Signal::Term,
-            StopSignal::Int => procscan::Signal::Int,
-            StopSignal::Hup => procscan::Signal::Hup,
-            StopSignal::Quit => procscan::Signal::Quit,
-            StopSignal::Kill => procscan::Signal::Kill,
-            StopSignal::Usr1 => procscan::Signal::Usr1,
-            StopSignal::Usr2 => procscan::Signal::Usr2,
-        }
-    }
-}
-
-impl fmt::Display for StopSignal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not a supported stop signal.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not {SIGNAL_EXPECTED}")]
-pub struct ParseSignalError {
-    text: String,
-}
-
-impl FromStr for StopSignal {
-    type Err = ParseSignalError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let upper = s.trim().to_ascii_uppercase();
-        let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-        Self::ALL
-            .into_iter()
-            .find(|signal| signal.as_str() == name)
-            .ok_or_else(|| ParseSignalError { text: s.to_owned() })
-    }
-}
-
-impl Serialize for StopSignal {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for StopSignal {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct SignalVisitor;
-
-        impl Visitor<'_> for SignalVisitor {
-            type Value = StopSignal;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(SIGNAL_EXPECTED)
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<StopSignal, E> {
-                v.parse()
-                    .map_err(|_| E::invalid_value(Unexpected::Str(v), &SIGNAL_EXPECTED))
-            }
-        }
-
-        d.deserialize_any(SignalVisitor)
-    }
-}
-
-/// The kinds of health check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HealthCheckKind {
-    /// An HTTP GET of `url` answers with an expected status.
-    Http,
-    /// A TCP connection to the port succeeds.
-    Tcp,
-    /// `command` exits with status 0.
-    Exec,
-    /// The service's process listens on its port (read from the socket table; no traffic).
-    Listening,
-}
-
-impl HealthCheckKind {
-    /// The name as the config writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HealthCheckKind::Http => "http",
-            HealthCheckKind::Tcp => "tcp",
-            HealthCheckKind::Exec => "exec",
-            HealthCheckKind::Listening => "listening",
-        }
-    }
-}
-
-impl fmt::Display for HealthCheckKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The `health_check` block of a service, as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct HealthCheckConfig {
-    /// The check's type. `None`: inferred (see
-    /// [`ServiceConfig::effective_health_check`]).
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<HealthCheckKind>,
-    /// `http`: the URL, with templates. Defaults to the service's `health_check_url`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// `http`: the statuses that count as healthy. Empty (the default): any 2xx or 3xx.
-    pub expected_status: Vec<u16>,
-    /// `exec`: the command (run by `sh -c`), with templates.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// Time between checks once started. `None`: `monitoring.health_check_interval`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval: Option<Duration>,
-    /// How long one check may take. Default: 2s.
-    pub timeout: Duration,
-    /// How long the service may take to become healthy after a start, checked at a fast
-    /// pace meanwhile; failures then do not count. Default: 30s.
-    pub start_period: Duration,
-    /// Consecutive failures before the service counts as unhealthy. Default: 3.
-    pub retries: u32,
-    /// `http`: allow a URL on another host. Default: false (such checks are refused).
-    pub allow_remote: bool,
-}
-
-impl Default for HealthCheckConfig {
-    fn default() -> Self {
-        Self {
-            kind: None,
-            url: None,
-            expected_status: Vec::new(),
-            command: None,
-            interval: None,
-            timeout: Duration::from_secs(2),
-            start_period: Duration::from_secs(30),
-            retries: 3,
-            allow_remote: false,
-        }
-    }
-}
-
-impl HealthCheckConfig {
-    /// The `type`, or the one its other settings imply.
-    pub fn kind_or_inferred(&self, service_has_url: bool) -> HealthCheckKind {
-        self.kind
-            .unwrap_or(if self.url.is_some() || service_has_url {
-                HealthCheckKind::Http
-            } else if self.command.is_some() {
-                HealthCheckKind::Exec
-            } else {
-                HealthCheckKind::Listening
-            })
-    }
-}
-
-/// A service's health check with every default applied; see
-/// [`ServiceConfig::effective_health_check`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HealthCheck {
-    /// What is checked.
-    pub probe: HealthProbe,
-    /// Time between checks once started.
-    pub interval: Duration,
-    /// How long one check may take.
-    pub timeout: Duration,
-    /// The fast-polling startup phase's limit.
-    pub start_period: Duration,
-    /// Consecutive failures before unhealthy.
-    pub retries: u32,
-}
-
-/// What a health check checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HealthProbe {
-    /// GET `url` (a template: expand it with the service's resolved port).
-    Http {
-        /// The URL template.
-        url: String,
-        /// Statuses that count as healthy; empty means any 2xx or 3xx.
-        expected_status: Vec<u16>,
-        /// Whether a non-local host is allowed.
-        allow_remote: bool,
-    },
-    /// Connect to the port.
-    Tcp,
-    /// Run `command` (a template); status 0 is healthy.
-    Exec {
-        /// The command template.
-        command: String,
-    },
-    /// The port is in the LISTEN state.
-    Listening,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signals_parse_with_or_without_sig_in_any_case() {
-        assert_eq!("TERM".parse(), Ok(StopSignal::Term));
-        assert_eq!("sigint".parse(), Ok(StopSignal::Int));
-        assert_eq!(" SIGUSR2 ".parse(), Ok(StopSignal::Usr2));
-        assert!("SIGSEGV".parse::<StopSignal>().is_err());
-        assert!("SIG".parse::<StopSignal>().is_err());
-        for signal in StopSignal::ALL {
-            assert_eq!(signal.as_str().parse(), Ok(signal));
-        }
-    }
 
     #[test]
     fn health_check_defaults_follow_the_documented_rules() {

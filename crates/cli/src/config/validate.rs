@@ -7,9 +7,11 @@ use std::net::IpAddr;
 use portcore::{EphemeralRange, Protocol};
 
 use super::duration::Duration;
-use super::error::{Issue, IssueKind};
+use super::health::HealthCheckKind;
+use super::issue::{Issue, IssueKind};
 use super::model::Config;
-use super::service::{DependencyCondition, HealthCheckKind, ServiceConfig};
+use super::policy::DependencyCondition;
+use super::service::ServiceConfig;
 use super::suggest::suggest;
 use super::template::{Reference, references};
 
