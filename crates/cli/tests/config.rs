@@ -475,6 +475,28 @@ mod errors {
     }
 
     #[test]
+    fn near_miss_template_references_suggest_the_valid_one() {
+        let text = "services:\n  backend:\n    port: 8000\n  web:\n    port: 3000\n    \
+                    startup_command: \"serve --port {prot} --api {services.backnd.port}\"\n";
+        let errs = errors(text);
+        let suggestions: Vec<Option<&str>> = errs
+            .iter()
+            .map(|i| match &i.kind {
+                IssueKind::UnknownTemplateRef { suggestion, .. } => suggestion.as_deref(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(suggestions, [Some("port"), Some("services.backend.port")]);
+        assert!(
+            errs[1]
+                .to_string()
+                .ends_with("did you mean `{services.backend.port}`?"),
+            "{}",
+            errs[1]
+        );
+    }
+
+    #[test]
     fn bad_durations_signals_and_strategies() {
         let text = "services:\n  a:\n    stop_timeout: soon\n    stop_signal: SIGSEGV\n    restart_window: \
                     -5\n    restart: sometimes\nconflict_resolution:\n  strategy: smart\n  grace_period: \

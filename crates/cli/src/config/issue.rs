@@ -214,7 +214,7 @@ pub enum IssueKind {
     UnknownTemplateRef {
         /// The text between the braces.
         reference: String,
-        /// The closest service name, for a `{services.NAME.port}` with an unknown name.
+        /// The closest valid reference (the text between the braces), when one is close.
         suggestion: Option<String>,
     },
     /// A template refers to the port of a service that has none.
@@ -383,12 +383,7 @@ impl fmt::Display for IssueKind {
                     "unknown template reference `{{{reference}}}` (use {{port}} or \
                      {{services.NAME.port}}, and {{{{ }}}} for literal braces)"
                 )?;
-                did_you_mean(
-                    f,
-                    &suggestion
-                        .as_ref()
-                        .map(|s| format!("{{services.{s}.port}}")),
-                )
+                did_you_mean(f, &suggestion.as_ref().map(|s| format!("{{{s}}}")))
             }
             IssueKind::TemplateNeedsPort { reference, service } => write!(
                 f,

@@ -220,23 +220,50 @@ impl Validator<'_> {
                     service: name.to_owned(),
                 },
                 Reference::ServicePort { service } => match self.config.service(service) {
-                    None => IssueKind::UnknownTemplateRef {
-                        reference: reference.to_string(),
-                        suggestion: suggest(service, self.service_names()),
-                    },
+                    None => self.unknown_reference(&reference),
                     Some(other) if other.port.is_none() => IssueKind::TemplateNeedsPort {
                         reference: reference.to_string(),
                         service: service.clone(),
                     },
                     Some(_) => continue,
                 },
-                Reference::Unknown { name } => IssueKind::UnknownTemplateRef {
-                    reference: name.clone(),
-                    suggestion: None,
-                },
+                Reference::Unknown { .. } => self.unknown_reference(&reference),
                 _ => continue,
             };
             self.push(field, kind);
+        }
+    }
+
+    /// An unknown reference, with the closest valid one as a suggestion: for
+    /// `{services.NAME.port}` the closest service with a port, otherwise `{port}` or any
+    /// service's port reference.
+    fn unknown_reference(&self, reference: &Reference) -> IssueKind {
+        let with_port = || {
+            self.config
+                .services
+                .iter()
+                .filter(|(_, s)| s.port.is_some())
+        };
+        let suggestion = match reference {
+            Reference::ServicePort { service } => {
+                suggest(service, with_port().map(|(name, _)| name.as_str()))
+                    .map(|name| Reference::ServicePort { service: name }.to_string())
+            }
+            _ => {
+                let valid: Vec<String> = std::iter::once("port".to_owned())
+                    .chain(with_port().map(|(name, _)| {
+                        Reference::ServicePort {
+                            service: name.clone(),
+                        }
+                        .to_string()
+                    }))
+                    .collect();
+                suggest(&reference.to_string(), valid.iter().map(String::as_str))
+            }
+        };
+        IssueKind::UnknownTemplateRef {
+            reference: reference.to_string(),
+            suggestion,
         }
     }
 
