@@ -314,6 +314,15 @@ mod errors {
             IssueKind::WrongType { .. }
         ));
         assert_eq!(at(&errs, "services.b").line(), Some(5));
+        // Number types read as ranges, not as Rust's type names.
+        let errs = errors("services:\n  a:\n    max_restart_attempts: -1\n");
+        assert_eq!(
+            at(&errs, "services.a.max_restart_attempts").kind,
+            IssueKind::InvalidValue {
+                value: "-1".into(),
+                expected: "a whole number from 0 to 4294967295".into(),
+            }
+        );
     }
 
     #[test]

@@ -200,6 +200,19 @@ fn actual_text(actual: &Actual) -> String {
     }
 }
 
+/// Serde names number types the Rust way (`u32`); the config's readers think in ranges.
+fn readable(expected: String) -> String {
+    let range = match expected.as_str() {
+        "u8" => "from 0 to 255",
+        "u16" => "from 0 to 65535",
+        "u32" => "from 0 to 4294967295",
+        "u64" | "usize" => "of 0 or more",
+        "a sequence" => return "a list".to_owned(),
+        _ => return expected,
+    };
+    format!("a whole number {range}")
+}
+
 /// Turns a deserializer's complaint into the named problem it stands for. The port, duration
 /// and signal deserializers reject with their own "expected" texts, recognised here.
 fn issue_kind(kind: Kind) -> IssueKind {
@@ -237,10 +250,10 @@ fn issue_kind(kind: Kind) -> IssueKind {
         }
         Kind::InvalidValue(actual, expected) => IssueKind::InvalidValue {
             value: actual_text(&actual),
-            expected,
+            expected: readable(expected),
         },
         Kind::InvalidType(actual, expected) => IssueKind::WrongType {
-            expected,
+            expected: readable(expected),
             found: actual.to_string(),
         },
         Kind::MissingField(key) => IssueKind::MissingKey {

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::ConfigError;
 use super::model::Config;
@@ -33,7 +34,10 @@ pub fn export(config: &Config, path: &Path) -> Result<(), ConfigError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    // Unique per process and call, so concurrent exports never share a temporary file.
+    static EXPORTS: AtomicU64 = AtomicU64::new(0);
+    let serial = EXPORTS.fetch_add(1, Ordering::Relaxed);
+    let temp = dir.join(format!(".{file_name}.{}-{serial}.tmp", std::process::id()));
     let written = std::fs::File::create(&temp)
         .and_then(|mut file| {
             file.write_all(text.as_bytes())?;

@@ -169,11 +169,12 @@ impl Source<'_> {
         for issue in &mut issues {
             issue.origin = self.origin_of(&map, &issue.field);
         }
-        let (mut errors, warnings): (Vec<Issue>, Vec<Issue>) = issues
+        let (mut errors, mut warnings): (Vec<Issue>, Vec<Issue>) = issues
             .into_iter()
             .partition(|i| i.severity() == Severity::Error);
         // File order first; variables after, as they came.
         errors.sort_by_key(|i| i.line().unwrap_or(u32::MAX));
+        warnings.sort_by_key(|i| i.line().unwrap_or(u32::MAX));
         match config {
             Some(config) if errors.is_empty() => Ok(LoadedConfig {
                 config,
