@@ -213,6 +213,22 @@ mod seed {
     }
 
     #[test]
+    fn services_keep_file_order() {
+        let text = "services:\n  zeta: {port: 8100}\n  alpha: {port: 8200}\n  mid: {port: 8300}\n";
+        let names: Vec<String> = load_ok(text).config.services.keys().cloned().collect();
+        assert_eq!(names, ["zeta", "alpha", "mid"]);
+    }
+
+    #[test]
+    fn load_reads_the_process_environment() {
+        let f = fixture(SEED);
+        let from_process = config::load(&f.path).unwrap();
+        let listed = config::load_with_env(&f.path, std::env::vars_os()).unwrap();
+        assert_eq!(from_process, listed);
+        assert_eq!(from_process.path, f.path);
+    }
+
+    #[test]
     fn example_holds_the_seed_sections_verbatim() {
         let text = std::fs::read_to_string(example_path()).unwrap();
         let (services, rest) = SEED.split_once("\nmonitoring:").unwrap();
