@@ -41,6 +41,10 @@ pub struct EnvOverride {
 
 /// The config overrides found in a set of environment variables; a figment [`Provider`].
 ///
+/// `PORTWARDEN_SERVICES__<NAME>__<KEY>` sets a key of the file's service whose name matches
+/// `<NAME>` ignoring case and `-`/`_` (variables cannot hold `-`); a name the file lacks adds
+/// a service.
+///
 /// ```
 /// use portwarden::config::EnvOverrides;
 ///
