@@ -1,0 +1,98 @@
+//! A by-hand tool for checking `procscan` against `ss -tulpn` and `fuser` (and for timing it
+//! with hyperfine): prints the table as `ss` would, one line per socket.
+//!
+//! ```text
+//! cargo run --release -p procscan --example pwscan                  # listening, as ss -tulpn
+//! cargo run --release -p procscan --example pwscan -- --all         # every state
+//! cargo run --release -p procscan --example pwscan -- --port 8080   # one port (tcp and udp)
+//! cargo run --release -p procscan --example pwscan -- --procnet     # from /proc/net
+//! cargo run --release -p procscan --example pwscan -- --scanner 100 # 100 incremental scans
+//! cargo run --release -p procscan --example pwscan -- --quiet       # scan, print nothing
+//! ```
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use procscan::{
+    ProcessDetail, ScanOptions, Scanner, Snapshot, SourcePreference, StateFilter, lookup_port,
+    snapshot,
+};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse::<u32>().ok())
+    };
+    let mut options = ScanOptions::default();
+    if has("--all") {
+        options.states = StateFilter::All;
+    }
+    if has("--procnet") {
+        options.source = SourcePreference::ProcNet;
+    }
+    let result = if let Some(port) = value("--port") {
+        lookup_port(port as u16, None, options.states, ProcessDetail::Basic)
+    } else if let Some(n) = value("--scanner") {
+        let mut scanner = Scanner::new();
+        let start = Instant::now();
+        let mut last = scanner.scan(&options);
+        let cold = start.elapsed();
+        let start = Instant::now();
+        for _ in 1..n {
+            last = scanner.scan(&options);
+        }
+        let steady = start.elapsed() / n.saturating_sub(1).max(1);
+        eprintln!("cold {cold:?}, steady state {steady:?} per scan");
+        last
+    } else {
+        snapshot(&options)
+    };
+    match result {
+        Ok(snap) => {
+            if !has("--quiet") {
+                print(&snap);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pwscan: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print(snap: &Snapshot) {
+    for s in &snap.sockets {
+        let holders: Vec<String> = s
+            .holders
+            .iter()
+            .map(|pid| match snap.process(*pid) {
+                Some(p) => format!("(\"{}\",pid={})", p.name, pid),
+                None => format!("(pid={pid})"),
+            })
+            .collect();
+        let remote = s.remote.map_or_else(|| "*:*".to_owned(), |r| r.to_string());
+        println!(
+            "{:<4} {:<12} {:<28} {:<28} uid={:<5} ino={:<8} {}",
+            s.protocol,
+            s.state,
+            s.local,
+            remote,
+            s.uid,
+            s.inode,
+            holders.join(",")
+        );
+    }
+    println!(
+        "{} sockets from {:?}, {} processes, {} unreadable pids",
+        snap.sockets.len(),
+        snap.source,
+        snap.processes.len(),
+        snap.unreadable_pids.len()
+    );
+}
