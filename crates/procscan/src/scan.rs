@@ -19,7 +19,8 @@ use crate::{Error, ProcessDetail, ScanOptions, Snapshot, SourcePreference, State
 /// - [`StateFilter::Listening`]: TCP sockets in LISTEN and unconnected UDP sockets, as
 ///   `ss -tuln`;
 /// - [`StateFilter::All`]: every state, TIME_WAIT included (those have inode 0 and no holders),
-///   and on Linux 6.9+ TCP sockets that are bound without listening (state `Close`).
+///   and on Linux 6.9+ TCP sockets that are bound without listening (state `Close`; netlink
+///   only: `/proc/net` never lists them).
 ///
 /// A socket whose holders cannot be seen (another user's process while unprivileged) stays in
 /// the table with its `uid` and no holders, and the pids whose descriptors could not be read
