@@ -8,6 +8,8 @@
 //! cargo run --release -p procscan --example pwscan -- --procnet     # from /proc/net
 //! cargo run --release -p procscan --example pwscan -- --scanner 100 # 100 incremental scans
 //! cargo run --release -p procscan --example pwscan -- --quiet       # scan, print nothing
+//! cargo run --release -p procscan --example pwscan -- --pids        # no process details
+//! cargo run --release -p procscan --example pwscan -- --repeat 50   # time 50 scans in-process
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -35,19 +37,34 @@ fn main() -> ExitCode {
     if has("--procnet") {
         options.source = SourcePreference::ProcNet;
     }
+    if has("--pids") {
+        options.detail = ProcessDetail::Pids;
+    }
+    if let Some(n) = value("--repeat") {
+        let start = Instant::now();
+        for _ in 0..n {
+            let _ = match value("--port") {
+                Some(port) => lookup_port(port as u16, None, options.states, options.detail),
+                None => snapshot(&options),
+            };
+        }
+        eprintln!("{:?} per scan", start.elapsed() / n.max(1));
+    }
     let result = if let Some(port) = value("--port") {
-        lookup_port(port as u16, None, options.states, ProcessDetail::Basic)
+        lookup_port(port as u16, None, options.states, options.detail)
     } else if let Some(n) = value("--scanner") {
         let mut scanner = Scanner::new();
         let start = Instant::now();
         let mut last = scanner.scan(&options);
         let cold = start.elapsed();
         let start = Instant::now();
+        let mut full = 0;
         for _ in 1..n {
             last = scanner.scan(&options);
+            full += u32::from(scanner.last_scan_was_full());
         }
         let steady = start.elapsed() / n.saturating_sub(1).max(1);
-        eprintln!("cold {cold:?}, steady state {steady:?} per scan");
+        eprintln!("cold {cold:?}, then {steady:?} per scan ({full} of {n} full passes)");
         last
     } else {
         snapshot(&options)

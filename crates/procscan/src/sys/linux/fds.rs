@@ -33,8 +33,10 @@ pub(crate) struct PidEntry {
 pub(crate) enum Fds {
     /// The socket inodes it holds (those asked for), in descriptor order, possibly repeated.
     Sockets(Vec<u64>),
-    /// Its descriptors cannot be read (another user's process, without privilege).
-    Unreadable,
+    /// Its descriptors cannot be read, or not all of them: another user's process without
+    /// privilege, or a process whose security policy hides its descriptors even from root.
+    /// Holds the socket inodes that could be read (usually none).
+    Unreadable(Vec<u64>),
     /// It exited during the pass.
     Gone,
 }
@@ -110,10 +112,11 @@ impl Worker {
         self.name.clear().num(u64::from(pid)).push(b"/fd");
         let dir = match ffi::open_dir(Some(proc_fd), self.name.as_cstr()) {
             Ok(dir) => dir,
-            Err(e) if is_denied(&e) => return Fds::Unreadable,
+            Err(e) if is_denied(&e) => return Fds::Unreadable(Vec::new()),
             Err(_) => return Fds::Gone,
         };
         let mut found = Vec::new();
+        let mut denied = false;
         loop {
             let n = match ffi::getdents(dir.as_fd(), &mut self.dents) {
                 Ok(0) => break,
@@ -125,12 +128,16 @@ impl Worker {
                 if entry.first() == Some(&b'.') {
                     continue;
                 }
-                let Ok(len) = ffi::readlinkat(
+                let len = match ffi::readlinkat(
                     dir.as_fd(),
                     self.name.clear().push(entry).as_cstr(),
                     &mut self.link,
-                ) else {
-                    continue; // closed meanwhile
+                ) {
+                    Ok(len) => len,
+                    Err(e) => {
+                        denied |= is_denied(&e);
+                        continue; // or closed meanwhile
+                    }
                 };
                 let Some(inode) = socket_inode(&self.link[..len]) else {
                     continue;
@@ -139,8 +146,18 @@ impl Worker {
                     found.push(inode);
                 }
             }
+            // The kernel stops filling only at the end of the table or when the next entry
+            // does not fit; fd names are at most 10 digits (a 32-byte record), so room for two
+            // more records means this was the end, and the call that would return 0 is saved.
+            if n + 64 <= self.dents.len() {
+                break;
+            }
         }
-        Fds::Sockets(found)
+        if denied {
+            Fds::Unreadable(found)
+        } else {
+            Fds::Sockets(found)
+        }
     }
 }
 

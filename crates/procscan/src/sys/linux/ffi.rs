@@ -140,6 +140,10 @@ pub(crate) fn readlinkat(dir: BorrowedFd<'_>, path: &CStr, buf: &mut [u8]) -> io
 }
 
 /// Reads a whole (small, procfs) file relative to `dir` into `out`, replacing its contents.
+///
+/// procfs files hand over everything they have when the buffer is large enough (`stat` is a
+/// seq_file, `cmdline` loops until the arguments end), so a read that does not fill the buffer
+/// is the end: this saves the second `read` that would only return 0. Not for regular files.
 pub(crate) fn read_file_at(dir: BorrowedFd<'_>, path: &CStr, out: &mut Vec<u8>) -> io::Result<()> {
     let fd = openat(Some(dir), path, 0)?;
     read_to_end(fd.as_raw_fd(), out)
@@ -170,6 +174,9 @@ fn read_to_end(fd: RawFd, out: &mut Vec<u8>) -> io::Result<()> {
         }
         // SAFETY: `n` bytes past the old length were just initialised by read(2).
         unsafe { out.set_len(out.len() + n as usize) };
+        if (n as usize) < spare {
+            return Ok(());
+        }
     }
 }
 

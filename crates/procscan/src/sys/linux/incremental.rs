@@ -14,8 +14,10 @@ struct Tracked {
     /// The inode of `/proc/<pid>`: a different one means a different process (or a dropped
     /// cache entry; either way the process is read again).
     dir_ino: u64,
-    /// Every socket inode it held, or `None` when its descriptors are unreadable.
-    sockets: Option<Vec<u64>>,
+    /// Every socket inode it held (of those that could be read).
+    sockets: Vec<u64>,
+    /// Whether some or all of its descriptors could not be read.
+    unreadable: bool,
 }
 
 #[derive(Debug)]
@@ -112,7 +114,7 @@ impl Cache {
         let mut unreadable: Vec<u32> = self
             .procs
             .iter()
-            .filter(|(_, t)| t.sockets.is_none())
+            .filter(|(_, t)| t.unreadable)
             .map(|(&pid, _)| pid)
             .collect();
         unreadable.sort_unstable();
@@ -157,24 +159,29 @@ impl Cache {
 
     fn record(&mut self, live: &HashMap<u32, u64>, found: Vec<(u32, Fds)>) {
         for (pid, fds) in found {
-            let sockets = match fds {
-                Fds::Sockets(mut inodes) => {
-                    inodes.sort_unstable();
-                    inodes.dedup();
-                    Some(inodes)
-                }
-                Fds::Unreadable => None,
+            let (mut sockets, unreadable) = match fds {
+                Fds::Sockets(inodes) => (inodes, false),
+                Fds::Unreadable(inodes) => (inodes, true),
                 Fds::Gone => continue,
             };
+            sockets.sort_unstable();
+            sockets.dedup();
             let dir_ino = live.get(&pid).copied().unwrap_or(0);
-            self.procs.insert(pid, Tracked { dir_ino, sockets });
+            self.procs.insert(
+                pid,
+                Tracked {
+                    dir_ino,
+                    sockets,
+                    unreadable,
+                },
+            );
         }
     }
 
     fn rebuild(&mut self) {
         self.by_inode.clear();
         for (&pid, t) in &self.procs {
-            for &inode in t.sockets.iter().flatten() {
+            for &inode in &t.sockets {
                 self.by_inode.entry(inode).or_default().push(pid);
             }
         }

@@ -58,7 +58,12 @@ pub(crate) fn snapshot(query: &Query, detail: ProcessDetail) -> Result<Snapshot,
                         holders.entry(inode).or_default().push(pid);
                     }
                 }
-                Fds::Unreadable => unreadable.push(pid),
+                Fds::Unreadable(inodes) => {
+                    unreadable.push(pid);
+                    for inode in inodes {
+                        holders.entry(inode).or_default().push(pid);
+                    }
+                }
                 Fds::Gone => {}
             }
         }
