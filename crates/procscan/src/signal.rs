@@ -43,9 +43,10 @@ pub enum Signal {
 /// ancestors, kernel threads, and a process whose start time differs from the recorded one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SafetyPolicy {
-    /// Process names (`comm`, or the file name of `exe`) that are never signalled.
-    /// Default: init, systemd, sshd, dockerd, containerd, containerd-shim, docker-proxy,
-    /// postgres, redis-server, Xorg, Xwayland, gnome-shell, kwin_x11, kwin_wayland.
+    /// Process names (`comm`, or the file name of `exe`) that are never signalled, compared
+    /// exactly. Default: [`SafetyPolicy::DEFAULT_PROTECTED`] (init, systemd, sshd, dockerd,
+    /// containerd, containerd-shim, docker-proxy, postgres, redis-server, Xorg, Xwayland,
+    /// gnome-shell, kwin, dbus-daemon, NetworkManager and similar).
     pub protected_names: Vec<String>,
     /// Allow signalling processes of other users (the kernel still requires the privilege).
     /// Default false: `--force` turns it on.
