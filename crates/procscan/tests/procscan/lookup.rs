@@ -53,7 +53,12 @@ fn finds_the_port_and_its_holders_only() {
 /// text-matching tools do. Needs P < 6554 with both free.
 #[test]
 fn a_port_is_not_confused_with_one_whose_digits_start_with_it() {
-    let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
+    // Free on loopback, and nothing at all on that port anywhere (any state, any address).
+    let free = |port: u16| {
+        TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && lookup_port(port, None, StateFilter::All, ProcessDetail::Pids)
+                .is_ok_and(|s| s.sockets.is_empty())
+    };
     let base = 2000 + (std::process::id() % 4000) as u16;
     let Some((short, long)) = (0..200u16)
         .map(|i| 1024 + (base + i * 7) % 5500)
