@@ -7,6 +7,7 @@
 //! cargo run --release -p procscan --example pwscan -- --port 8080   # one port (tcp and udp)
 //! cargo run --release -p procscan --example pwscan -- --procnet     # from /proc/net
 //! cargo run --release -p procscan --example pwscan -- --scanner 100 # 100 incremental scans
+//!                                        ... --scanner 100 --full-every 1000  # no scheduled pass
 //! cargo run --release -p procscan --example pwscan -- --quiet       # scan, print nothing
 //! cargo run --release -p procscan --example pwscan -- --pids        # no process details
 //! cargo run --release -p procscan --example pwscan -- --repeat 50   # time 50 scans in-process
@@ -53,7 +54,8 @@ fn main() -> ExitCode {
     let result = if let Some(port) = value("--port") {
         lookup_port(port as u16, None, options.states, options.detail)
     } else if let Some(n) = value("--scanner") {
-        let mut scanner = Scanner::new();
+        let mut scanner =
+            value("--full-every").map_or_else(Scanner::new, Scanner::with_full_pass_every);
         let start = Instant::now();
         let mut last = scanner.scan(&options);
         let cold = start.elapsed();

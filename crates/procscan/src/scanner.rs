@@ -12,7 +12,7 @@ use crate::{Error, ScanOptions, Snapshot, sys};
 /// whole pass (as a cold scan does) when:
 /// - a socket appears whose holder is not known: it was opened by a process already read, or
 ///   handed to one;
-/// - or every [`Scanner::full_pass_every`] scans (default 10).
+/// - or every [`Scanner::full_pass_every`] scans (default 20).
 ///
 /// Holder details are read once per process and kept while it lives, until the next full pass.
 ///
@@ -45,7 +45,7 @@ pub struct Scanner {
 
 impl Scanner {
     /// The default number of scans between full passes.
-    pub const DEFAULT_FULL_PASS_EVERY: u32 = 10;
+    pub const DEFAULT_FULL_PASS_EVERY: u32 = 20;
 
     /// A scanner whose first scan is a full one.
     pub fn new() -> Self {

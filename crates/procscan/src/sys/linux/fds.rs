@@ -8,6 +8,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::ffi::{self, Name};
@@ -194,8 +195,10 @@ pub(crate) fn parallel<T: Sync, S, R: Send>(
 ) -> Vec<R> {
     const CHUNK: usize = 16;
     const MIN_PER_THREAD: usize = 48;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+    // available_parallelism reads the affinity mask and cgroup quota files: once is enough.
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    let threads = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = threads
         .min(4)
         .min(items.len().div_ceil(MIN_PER_THREAD))
         .max(1);

@@ -109,16 +109,29 @@ pub(crate) fn details(
     root: &ProcRoot,
     pids: &[u32],
     detail: ProcessDetail,
-    cached: impl Fn(u32) -> Option<ProcessInfo> + Sync,
+    cached: impl Fn(u32) -> Option<ProcessInfo>,
 ) -> BTreeMap<u32, ProcessInfo> {
     if detail == ProcessDetail::Pids {
         return BTreeMap::new();
     }
-    fds::parallel(pids, Reader::default, |reader, &pid, out| {
-        if let Some(info) = cached(pid).or_else(|| reader.info(root, pid, detail).ok()) {
-            out.push((pid, info));
+    let mut found = BTreeMap::new();
+    let mut missing = Vec::new();
+    for &pid in pids {
+        match cached(pid) {
+            Some(info) => {
+                found.insert(pid, info);
+            }
+            None => missing.push(pid),
         }
-    })
-    .into_iter()
-    .collect()
+    }
+    found.extend(fds::parallel(
+        &missing,
+        Reader::default,
+        |reader, &pid, out| {
+            if let Ok(info) = reader.info(root, pid, detail) {
+                out.push((pid, info));
+            }
+        },
+    ));
+    found
 }
