@@ -39,6 +39,11 @@ pub fn is_same_process(identity: &ProcessIdentity) -> bool {
 
 /// The parent chain of `pid`: its parent first, up to and including pid 1 (or the top of the
 /// pid namespace). Empty when `pid` does not exist. Basic detail.
+///
+/// ```
+/// let chain = procscan::ancestors(std::process::id());
+/// assert_eq!(chain.first().map(|p| p.pid), Some(std::os::unix::process::parent_id()));
+/// ```
 pub fn ancestors(pid: u32) -> Vec<ProcessInfo> {
     sys::ancestors(pid)
 }
@@ -50,6 +55,12 @@ pub fn processes(detail: ProcessDetail) -> Result<Vec<ProcessInfo>, Error> {
 }
 
 /// The live members of process group `pgid`, ascending.
+///
+/// ```
+/// let me = procscan::process_info(std::process::id(), procscan::ProcessDetail::Basic)?;
+/// assert!(procscan::group_members(me.pgid).iter().any(|m| m.pid == me.pid));
+/// # Ok::<(), procscan::Error>(())
+/// ```
 pub fn group_members(pgid: u32) -> Vec<ProcessIdentity> {
     sys::group_members(pgid)
 }
@@ -57,6 +68,15 @@ pub fn group_members(pgid: u32) -> Vec<ProcessIdentity> {
 /// Every live descendant of `pid` (children, their children...), ascending by pid; `pid`
 /// itself is not included. A process re-parented away from `pid` (a daemon that double-forked)
 /// is no longer its descendant.
+///
+/// ```
+/// let mut child = std::process::Command::new("sleep").arg("5").spawn()?;
+/// let below = procscan::descendants(std::process::id());
+/// assert!(below.iter().any(|d| d.pid == child.id()));
+/// child.kill()?;
+/// child.wait()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn descendants(pid: u32) -> Vec<ProcessIdentity> {
     sys::descendants(pid)
 }
