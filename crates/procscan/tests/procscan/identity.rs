@@ -64,7 +64,11 @@ fn ancestors_climb_to_init() {
     let chain = ancestors(std::process::id());
     assert_eq!(chain.first().map(|p| p.pid), Some(parent_pid()));
     assert!(chain.windows(2).all(|w| w[0].ppid == w[1].pid));
-    assert_eq!(chain.last().map(|p| p.pid), Some(1), "{chain:#?}");
+    // The chain ends at init, or where the parent lies outside our pid namespace (ppid 0).
+    assert!(
+        chain.last().is_some_and(|p| p.pid == 1 || p.ppid == 0),
+        "{chain:#?}"
+    );
     assert!(ancestors(u32::MAX).is_empty());
 }
 
