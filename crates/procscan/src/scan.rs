@@ -50,6 +50,10 @@ pub fn snapshot(options: &ScanOptions) -> Result<Snapshot, Error> {
 /// looks for those inodes, and only their holders are read. `protocol: None` looks at both TCP
 /// and UDP. Port 0 is never held: the snapshot is empty.
 ///
+/// To learn why a bind would fail, ask for [`StateFilter::All`]: a TCP socket that is bound
+/// without listening also holds the port (Linux 6.9+ reports it, as `Close`), and so can
+/// connections in TIME_WAIT for binds without `SO_REUSEADDR`.
+///
 /// ```
 /// use procscan::{ProcessDetail, StateFilter, lookup_port};
 /// use portcore::Protocol;
