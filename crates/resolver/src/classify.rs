@@ -11,24 +11,10 @@ use crate::Claim;
 /// Uids below this belong to system accounts (Debian's and Fedora's `UID_MIN`).
 pub const SYSTEM_UID_LIMIT: u32 = 1000;
 
-/// Process names that are never ours to stop, used when no list is configured. The same list
-/// as `procscan`'s default [`SafetyPolicy`](procscan::SafetyPolicy).
-pub const DEFAULT_PROTECTED_NAMES: &[&str] = &[
-    "init",
-    "systemd",
-    "sshd",
-    "dockerd",
-    "containerd",
-    "containerd-shim",
-    "docker-proxy",
-    "postgres",
-    "redis-server",
-    "Xorg",
-    "Xwayland",
-    "gnome-shell",
-    "kwin_x11",
-    "kwin_wayland",
-];
+/// Process names that are never ours to stop, used when no list is configured: procscan's
+/// [`SafetyPolicy::DEFAULT_PROTECTED`](procscan::SafetyPolicy::DEFAULT_PROTECTED), so that
+/// planning and signalling agree.
+pub const DEFAULT_PROTECTED_NAMES: &[&str] = &procscan::SafetyPolicy::DEFAULT_PROTECTED;
 
 /// What a port's holder is to the service that claims the port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::{self, TerminateError};
 use crate::{
-    Action, ActionReport, DEFAULT_PROTECTED_NAMES, EntryReport, Migration, Outcome, Plan,
-    PlanEntry, Report, Verification,
+    Action, ActionReport, EntryReport, Migration, Outcome, Plan, PlanEntry, Report, Verification,
 };
 
 /// How [`execute`] runs.
@@ -36,15 +35,9 @@ impl Default for ExecuteOptions {
     }
 }
 
-/// The default safety policy: [`DEFAULT_PROTECTED_NAMES`], other users refused.
+/// The default safety policy: procscan's default (its protected names, other users refused).
 pub fn default_policy() -> SafetyPolicy {
-    SafetyPolicy {
-        protected_names: DEFAULT_PROTECTED_NAMES
-            .iter()
-            .map(|&n| n.to_owned())
-            .collect(),
-        allow_other_users: false,
-    }
+    SafetyPolicy::default()
 }
 
 /// Carries out `plan` and reports each action's outcome, then checks each port.

@@ -2,45 +2,70 @@
 
 use portcore::Protocol;
 use procscan::{
-    ProcessIdentity, ProcessInfo, Refusal, SafetyPolicy, TerminateOptions, TerminateOutcome,
+    ProcessDetail, ProcessIdentity, ProcessInfo, Refusal, SafetyPolicy, SignalError, StateFilter,
+    TerminateOptions, TerminateOutcome,
 };
 
 /// Why a termination did not happen.
 #[derive(Debug)]
 pub(crate) enum TerminateError {
-    /// A safety check said no; nothing was sent.
+    /// A safety check said no (or the process was gone); nothing was sent.
     Refused(Refusal),
-    /// The system failed.
+    /// The system failed, or refused the signal.
     Failed(String),
 }
 
-/// What procscan knows of one process.
-pub(crate) fn process_info(_pid: u32) -> Option<ProcessInfo> {
-    None
+impl From<SignalError> for TerminateError {
+    fn from(err: SignalError) -> Self {
+        match err {
+            SignalError::Refused(refusal) => TerminateError::Refused(refusal),
+            SignalError::Gone { pid } => TerminateError::Refused(Refusal::Gone { pid }),
+            other => TerminateError::Failed(other.to_string()),
+        }
+    }
 }
 
-/// The pids that hold `port` now (a fresh lookup).
-pub(crate) fn port_holders(_port: u16, _protocol: Protocol) -> Result<Vec<u32>, String> {
-    Err("procscan::lookup_port is not merged yet".to_owned())
+/// The parent chain of `pid`, parent first, without pid 1.
+pub(crate) fn ancestors(pid: u32) -> Vec<u32> {
+    procscan::ancestors(pid)
+        .into_iter()
+        .map(|p| p.pid)
+        .filter(|&p| p > 1)
+        .collect()
+}
+
+/// The pids whose listening sockets hold `port` now (a fresh, kernel-filtered lookup).
+pub(crate) fn port_holders(port: u16, protocol: Protocol) -> Result<Vec<u32>, String> {
+    let found = procscan::lookup_port(
+        port,
+        Some(protocol),
+        StateFilter::Listening,
+        ProcessDetail::Pids,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut pids: Vec<u32> = found
+        .sockets
+        .iter()
+        .flat_map(|s| s.holders.iter().copied())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    Ok(pids)
 }
 
 /// The safety checks and the identity check, without sending anything.
 pub(crate) fn check_target(
-    _identity: ProcessIdentity,
-    _policy: &SafetyPolicy,
-) -> Result<(), TerminateError> {
-    Err(TerminateError::Failed(
-        "procscan::check_target is not merged yet".to_owned(),
-    ))
+    identity: ProcessIdentity,
+    policy: &SafetyPolicy,
+) -> Result<ProcessInfo, TerminateError> {
+    procscan::check_target(&identity, policy).map_err(Into::into)
 }
 
-/// Ends the process through procscan.
+/// Ends the process through procscan (pidfd, grace period, SIGKILL, group).
 pub(crate) fn terminate(
-    _identity: ProcessIdentity,
-    _options: &TerminateOptions,
-    _policy: &SafetyPolicy,
+    identity: ProcessIdentity,
+    options: &TerminateOptions,
+    policy: &SafetyPolicy,
 ) -> Result<TerminateOutcome, TerminateError> {
-    Err(TerminateError::Failed(
-        "procscan::terminate is not merged yet".to_owned(),
-    ))
+    procscan::terminate(&identity, options, policy).map_err(Into::into)
 }

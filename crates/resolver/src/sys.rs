@@ -21,22 +21,8 @@ pub(crate) fn caller() -> Caller {
     }
 }
 
-/// Our ancestors, parent first, up to (not including) pid 1. The walk goes through
-/// [`crate::host::process_info`], so it works wherever procscan does.
+/// Our ancestors, parent first, without pid 1 (procscan's walk, which works wherever procscan
+/// does).
 fn ancestors(pid: u32) -> Vec<u32> {
-    let mut chain = Vec::new();
-    let mut current = pid;
-    // A bounded walk: a loop in the parent chain would be a kernel bug, not a reason to hang.
-    for _ in 0..128 {
-        let Some(info) = crate::host::process_info(current) else {
-            break;
-        };
-        let parent = info.ppid;
-        if parent <= 1 || chain.contains(&parent) {
-            break;
-        }
-        chain.push(parent);
-        current = parent;
-    }
-    chain
+    crate::host::ancestors(pid)
 }

@@ -16,6 +16,8 @@ mod dry_run;
 mod history;
 #[path = "resolver/kill_port.rs"]
 mod kill_port;
+#[path = "resolver/live.rs"]
+mod live;
 #[path = "resolver/memory.rs"]
 mod memory;
 #[path = "resolver/planning.rs"]
