@@ -1,0 +1,9 @@
+//! pw-bench: times portwarden against the tools it replaces, in the same run.
+#![deny(missing_docs)]
+
+mod error;
+pub mod stats;
+#[allow(dead_code, unused_imports)] // used by the modules that follow
+mod sys;
+
+pub use error::BenchError;
