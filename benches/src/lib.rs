@@ -1,8 +1,11 @@
 //! pw-bench: times portwarden against the tools it replaces, in the same run.
 #![deny(missing_docs)]
 
+use std::io::{self, Write};
+
 mod error;
-#[allow(dead_code)] // used by the modules that follow
+pub mod fleet;
+#[allow(dead_code)] // install() is called by main, which follows
 mod guard;
 pub mod measure;
 pub mod stats;
@@ -10,3 +13,8 @@ pub mod stats;
 mod sys;
 
 pub use error::BenchError;
+
+/// Writes a line on stderr; a closed stderr is not worth failing over.
+pub(crate) fn note(message: &str) {
+    let _ = writeln!(io::stderr(), "pw-bench: {message}");
+}
