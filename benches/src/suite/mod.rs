@@ -38,6 +38,15 @@ impl Context {
     }
 }
 
+/// The 1-minute load average (from /proc/loadavg), for the setup lines: other work on the
+/// machine makes every figure noisier, though the same-run ratios hold up better.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
 /// A command a suite wants measured.
 #[derive(Debug, Clone)]
 pub enum Wanted {
@@ -84,6 +93,7 @@ impl Lineup {
                             .chain(args.iter().cloned())
                             .collect::<Vec<_>>()
                             .join(" ");
+                        crate::note(&tool.missing());
                         lineup.notes.push(tool.missing());
                         let why = format!("{} is not installed", tool.name);
                         let skipped = CommandResult::skipped(label, Role::Peer, why);

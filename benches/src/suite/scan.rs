@@ -12,7 +12,7 @@ use crate::measure;
 use crate::network;
 use crate::peers;
 use crate::report::{Check, SuiteReport};
-use crate::suite::{Context, Lineup, Wanted};
+use crate::suite::{self, Context, Lineup, Wanted};
 
 /// Full scan: portwarden's median at most this fraction of `ss -tulpn`'s.
 pub const SCAN_VS_SS: f64 = 0.7;
@@ -104,7 +104,9 @@ pub fn run(ctx: &Context, args: &ScanArgs) -> Result<SuiteReport, BenchError> {
         ctx.plan.warmup,
         ctx.plan.runs
     ));
+    let load_before = suite::load_average();
     let measured = measure::round_robin(&lineup.specs, &ctx.plan)?;
+    let load_after = suite::load_average();
     fleet.stop()?;
 
     let commands = lineup.results(&measured, Some(&port_arg));
@@ -143,6 +145,7 @@ pub fn run(ctx: &Context, args: &ScanArgs) -> Result<SuiteReport, BenchError> {
             format!("portwarden: {}", ctx.portwarden.display()),
             ctx.network.describe(),
             ctx.describe_plan(),
+            format!("load average (1 min): {load_before} before, {load_after} after"),
         ],
         network: ctx.network.name(),
         warmup: ctx.plan.warmup,
