@@ -12,7 +12,12 @@ use crate::suite::scan::ScanArgs;
 /// next to itself). Exit status: 0 when the harness ran (targets missed are printed as FAIL),
 /// 1 with --strict when a target was missed, 2 when the harness itself failed.
 #[derive(Debug, Parser)]
-#[command(name = "pw-bench", version)]
+#[command(
+    name = "pw-bench",
+    version,
+    subcommand_value_name = "SUITE",
+    subcommand_help_heading = "Suites"
+)]
 pub struct Args {
     /// The suite to run.
     #[command(subcommand)]
