@@ -80,14 +80,18 @@ pub struct CommandResult {
     pub failure: Option<String>,
     /// Bytes on stdout in the first run.
     pub stdout_bytes: Option<u64>,
-    /// Whether its output mentions the suite's probe (a fixture port), showing it saw the
-    /// fixtures; `None` when the suite has no probe.
+    /// Whether its output mentions every number of the suite's probe (a fixture port and the
+    /// pids holding it), showing it saw the fixtures; `None` when the suite has no probe.
     pub saw_fixtures: Option<bool>,
+    /// For a command asked for `--json`: why its stdout is not one JSON document (`None` when
+    /// it is, or when no JSON was asked for).
+    pub json_error: Option<String>,
 }
 
 impl CommandResult {
-    /// Figures for a measured command; `probe` is a string its output must contain.
-    pub fn measured(measured: &Measured, role: Role, probe: Option<&str>) -> CommandResult {
+    /// Figures for a measured command; `probe` holds numbers its output (stdout or stderr) must
+    /// mention, each as a whole number.
+    pub fn measured(measured: &Measured, role: Role, probe: &[u64]) -> CommandResult {
         let samples_ms: Vec<f64> = measured
             .samples
             .iter()
@@ -111,11 +115,6 @@ impl CommandResult {
                 format!("{}: {first_line}", s.exit)
             }
         });
-        let contains = |haystack: &[u8], needle: &str| {
-            haystack
-                .windows(needle.len().max(1))
-                .any(|w| w == needle.as_bytes())
-        };
         CommandResult {
             label: measured.spec.label.clone(),
             command: measured.spec.command_line(),
@@ -127,9 +126,20 @@ impl CommandResult {
             failed_runs: failed.len(),
             failure,
             stdout_bytes: Some(measured.output.stdout.len() as u64),
-            saw_fixtures: probe.map(|p| {
-                contains(&measured.output.stdout, p) || contains(&measured.output.stderr, p)
+            saw_fixtures: (!probe.is_empty()).then(|| {
+                probe.iter().all(|&n| {
+                    mentions_number(&measured.output.stdout, n)
+                        || mentions_number(&measured.output.stderr, n)
+                })
             }),
+            json_error: measured
+                .spec
+                .args
+                .iter()
+                .any(|a| a == "--json")
+                .then(|| serde_json::from_slice::<serde_json::Value>(&measured.output.stdout).err())
+                .flatten()
+                .map(|e| e.to_string()),
         }
     }
 
@@ -147,6 +157,7 @@ impl CommandResult {
             failure: None,
             stdout_bytes: None,
             saw_fixtures: None,
+            json_error: None,
         }
     }
 
@@ -164,14 +175,42 @@ impl CommandResult {
                 self.failure.as_deref().unwrap_or("?")
             ));
         }
+        if let Some(err) = &self.json_error {
+            return Some(format!(
+                "{} was asked for --json but its stdout is not one JSON document ({err})",
+                self.label
+            ));
+        }
         if self.saw_fixtures == Some(false) {
             return Some(format!(
-                "{}'s output does not mention the fixture port, so it did not see the fixtures",
+                "{}'s output does not mention the probe port and both pids holding it, so it did not see the fixtures",
                 self.label
             ));
         }
         None
     }
+}
+
+/// Whether `number` appears in `text` as a whole number (not inside a longer one: pid 4070 is
+/// not found in port 44070).
+pub fn mentions_number(text: &[u8], number: u64) -> bool {
+    let needle = number.to_string();
+    let needle = needle.as_bytes();
+    let mut from = 0;
+    while let Some(at) = text[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| from + i)
+    {
+        let before = at.checked_sub(1).map(|i| text[i]);
+        let after = text.get(at + needle.len()).copied();
+        if !before.is_some_and(|b| b.is_ascii_digit()) && !after.is_some_and(|b| b.is_ascii_digit())
+        {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// How a check came out.
@@ -458,12 +497,28 @@ mod tests {
             Check::median_ratio(&candidate, &result("ss", 9.0), Some(1.0)).verdict,
             Verdict::Fail
         );
+        let mut not_json = result("pw", 1.0);
+        not_json.json_error = Some("EOF while parsing a value".into());
+        assert_eq!(
+            Check::median_ratio(&not_json, &result("ss", 9.0), Some(1.0)).verdict,
+            Verdict::Fail
+        );
         let mut blind_peer = result("ss", 9.0);
         blind_peer.saw_fixtures = Some(false);
         assert_eq!(
             Check::median_ratio(&result("pw", 1.0), &blind_peer, Some(1.0)).verdict,
             Verdict::Error
         );
+    }
+
+    #[test]
+    fn numbers_are_found_whole() {
+        assert!(mentions_number(b"pid=4070,fd=3", 4070));
+        assert!(mentions_number(b"4070", 4070));
+        assert!(!mentions_number(b"127.0.0.1:44070 ", 4070));
+        assert!(!mentions_number(b"40701", 4070));
+        assert!(mentions_number(b"40701 4070", 4070));
+        assert!(!mentions_number(b"", 1));
     }
 
     #[test]

@@ -112,8 +112,8 @@ impl Lineup {
     }
 
     /// One result per wanted command, in order; `measured` is what `round_robin` returned for
-    /// [`Lineup::specs`], `probe` what each output must mention.
-    pub fn results(self, measured: &[Measured], probe: Option<&str>) -> Vec<CommandResult> {
+    /// [`Lineup::specs`], `probe` the numbers each output must mention (none: no check).
+    pub fn results(self, measured: &[Measured], probe: &[u64]) -> Vec<CommandResult> {
         self.slots
             .into_iter()
             .filter_map(|slot| match slot {

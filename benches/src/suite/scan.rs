@@ -4,7 +4,8 @@
 //! The fixture fleet: `--procs` processes holding `--sockets` IPv4 TCP listeners each, `--mixed`
 //! processes each holding a TCP listener on `::1` and UDP sockets on 127.0.0.1 and `::1`, and
 //! one process whose listener is shared with a forked child. That shared port is the probe for
-//! `portwarden port P` vs `fuser P/tcp`, so both must report two holders.
+//! `portwarden port P` vs `fuser P/tcp`; every command's output must name it and both pids
+//! holding it, or its figures do not count.
 
 use crate::error::BenchError;
 use crate::fleet::Fleet;
@@ -109,7 +110,8 @@ pub fn run(ctx: &Context, args: &ScanArgs) -> Result<SuiteReport, BenchError> {
     let load_after = suite::load_average();
     fleet.stop()?;
 
-    let commands = lineup.results(&measured, Some(&port_arg));
+    // Every tool must name the shared port and both its holders: "exactly which processes".
+    let commands = lineup.results(&measured, &[port.into(), parent.into(), child.into()]);
     let [scan, ss, lsof, port_cmd, fuser] = &commands[..] else {
         return Err(BenchError::Internal(
             "the scan suite lost a command on the way",
