@@ -47,6 +47,23 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// How many processes (kernel threads included) the machine has: ss -p, lsof, fuser and
+/// portwarden all walk every one of them, so their times grow with it.
+pub fn process_count() -> usize {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// A command a suite wants measured.
 #[derive(Debug, Clone)]
 pub enum Wanted {

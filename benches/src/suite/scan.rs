@@ -66,6 +66,7 @@ pub fn run(ctx: &Context, args: &ScanArgs) -> Result<SuiteReport, BenchError> {
             .push("::1 cannot be bound here, so the mixed fixtures use 127.0.0.1 only".to_string());
     }
     let plan = fleet_plan(args, ipv6);
+    let others = suite::process_count();
     crate::note(&format!("starting {} fixture processes ...", plan.len()));
     let fleet = Fleet::start(&ctx.fixture, &plan, ctx.startup_timeout)?;
     let ready = fleet.ready();
@@ -147,7 +148,9 @@ pub fn run(ctx: &Context, args: &ScanArgs) -> Result<SuiteReport, BenchError> {
             format!("portwarden: {}", ctx.portwarden.display()),
             ctx.network.describe(),
             ctx.describe_plan(),
-            format!("load average (1 min): {load_before} before, {load_after} after"),
+            format!(
+                "machine: {others} other processes; load average (1 min) {load_before} before, {load_after} after"
+            ),
         ],
         network: ctx.network.name(),
         warmup: ctx.plan.warmup,
