@@ -3,7 +3,6 @@
 //! discovery, path resolution, export round trips, and no input makes the loader panic.
 
 // Helpers outside `#[test]` functions unwrap too: any failure there is the test's failure.
-#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 
