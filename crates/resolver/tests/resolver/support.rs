@@ -178,12 +178,26 @@ pub fn live_identity(pid: u32) -> ProcessIdentity {
 }
 
 /// Tests that bind real ports or signal real processes hold this lock, so that one test's
-/// "free port" is not another's fixture port, and process-table checks see only their own.
-pub fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// "free port" is not another's fixture port. A file lock, because nextest runs each test in
+/// its own process; released when the guard drops (the file is closed).
+pub fn serial() -> Serial {
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join("portwarden-resolver-live-tests.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    // SAFETY: flock on a descriptor we own; it blocks until the other test releases it.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock {}", path.display());
+    Serial(file)
 }
+
+/// Holds [`serial`]'s lock until dropped.
+#[derive(Debug)]
+pub struct Serial(#[allow(dead_code)] std::fs::File);
 
 /// A child forked by `parent` (same process group, as `fork` leaves it).
 pub fn child_of(pid: u32, parent: u32, name: &str, cmdline: &str) -> ProcessInfo {
