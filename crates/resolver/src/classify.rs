@@ -126,26 +126,21 @@ impl ClassifyContext {
             .any(|n| *n == process.name || Some(n.as_str()) == exe_name)
     }
 
-    /// Why `process` must never be signalled, if it must not: pid 0/1, a kernel thread, us,
-    /// an ancestor, or a protected name. (Another user's process is a separate question.)
-    pub fn protection(&self, process: &ProcessInfo) -> Option<String> {
+    /// Why `process` must never be signalled, if it must not ("init or the kernel", "a kernel
+    /// thread", "portwarden itself", "an ancestor of portwarden", "a protected process"). Another
+    /// user's process is a separate question.
+    pub fn protection(&self, process: &ProcessInfo) -> Option<&'static str> {
         let pid = process.pid;
         if pid <= 1 {
-            Some(format!("pid {pid} is init or the kernel"))
+            Some("init or the kernel")
         } else if process.kernel_thread {
-            Some(format!("pid {pid} ({}) is a kernel thread", process.name))
+            Some("a kernel thread")
         } else if pid == self.our_pid {
-            Some(format!("pid {pid} is portwarden itself"))
+            Some("portwarden itself")
         } else if self.ancestors.contains(&pid) {
-            Some(format!(
-                "pid {pid} ({}) is an ancestor of portwarden",
-                process.name
-            ))
+            Some("an ancestor of portwarden")
         } else if self.is_protected_name(process) {
-            Some(format!(
-                "pid {pid} ({}) is a protected process",
-                process.name
-            ))
+            Some("a protected process")
         } else {
             None
         }

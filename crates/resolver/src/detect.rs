@@ -131,10 +131,10 @@ impl Holder {
                 format!("a process of another user (uid {})", self.uid)
             }
             HolderClass::External => "another process of yours".to_owned(),
-            HolderClass::System => match &self.protected {
-                Some(reason) => return reason.clone(),
-                None => "a protected or system process".to_owned(),
-            },
+            HolderClass::System => self
+                .protected
+                .clone()
+                .unwrap_or_else(|| "a protected or system process".to_owned()),
             HolderClass::Unknown => "a process whose details could not be read".to_owned(),
         };
         format!("{who}, {what}")
@@ -480,13 +480,9 @@ fn seen_holder(
 ) -> Holder {
     let class = classify_for(Some(process), claims, claimant, context);
     let other_user = process.uid != context.our_uid;
-    let protected = (class == HolderClass::System).then(|| {
-        context.protection(process).unwrap_or_else(|| {
-            format!(
-                "pid {} ({}) belongs to system user uid {}",
-                process.pid, process.name, process.uid
-            )
-        })
+    let protected = (class == HolderClass::System).then(|| match context.protection(process) {
+        Some(reason) => reason.to_owned(),
+        None => format!("a system user's process (uid {})", process.uid),
     });
     let level = ConflictLevel::of_holder(&class, claimant.unwrap_or(""), other_user);
     let container = (process.name == DOCKER_PROXY).then(|| {
