@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::{self, TerminateError};
 use crate::{
-    Action, ActionReport, EntryReport, Migration, Outcome, Plan, PlanEntry, Report, Verification,
+    Action, ActionReport, ClassifyContext, EntryReport, Migration, Outcome, Plan, PlanEntry,
+    Report, Verification,
 };
 
 /// How [`execute`] runs.
@@ -31,6 +32,30 @@ impl Default for ExecuteOptions {
             dry_run: false,
             policy: default_policy(),
             verify_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl ExecuteOptions {
+    /// Options whose safety policy agrees with the plan's: the protected names of `context`
+    /// (the one the plan was made with, configured extras included) and other users' processes
+    /// allowed only with `force` (the plan's [`ResolutionSettings::force`](crate::ResolutionSettings)
+    /// or [`KillOptions::force`](crate::KillOptions)).
+    ///
+    /// ```
+    /// use resolver::{ClassifyContext, ExecuteOptions};
+    /// let context = ClassifyContext::current().with_protected_names(["mongod"]);
+    /// let options = ExecuteOptions::matching(&context, false);
+    /// assert!(options.policy.protected_names.iter().any(|n| n == "mongod"));
+    /// assert!(!options.policy.allow_other_users);
+    /// ```
+    pub fn matching(context: &ClassifyContext, force: bool) -> ExecuteOptions {
+        ExecuteOptions {
+            policy: SafetyPolicy {
+                protected_names: context.protected_names.clone(),
+                allow_other_users: force,
+            },
+            ..ExecuteOptions::default()
         }
     }
 }
