@@ -234,6 +234,8 @@ pub(crate) struct Controller {
     failure_reported: bool,
     first_failure: Option<String>,
     last_state: Vec<u8>,
+    /// State of a small generator for port picks.
+    random: u64,
 }
 
 impl Controller {
@@ -324,6 +326,7 @@ impl Controller {
             failure_reported: false,
             first_failure: None,
             last_state: Vec::new(),
+            random: seed | 1,
         })
     }
 
@@ -357,8 +360,12 @@ impl Controller {
         self.finish();
     }
 
+    /// Publishes `event`, with the status brought up to date first so that a caller who
+    /// reacts to the event by asking for the status sees the change.
     fn emit(&self, event: Event) {
         log::debug!("{event:?}");
+        let status = self.status();
+        self.shared.update(|s| s.status = status);
         self.bus.publish(event);
     }
 
@@ -521,6 +528,8 @@ impl Controller {
                 let unit = &mut self.units[i];
                 unit.state = ServiceState::Blocked;
                 unit.reason = Some(format!("dependency {reason}"));
+                self.first_failure
+                    .get_or_insert_with(|| format!("{name}: blocked by dependency {reason}"));
                 self.emit(Event::Blocked {
                     service: name,
                     dependency,

@@ -78,6 +78,27 @@ fn bind_listener(
     })
 }
 
+/// A port that is free now on every local address, for a service that binds it itself.
+///
+/// It is taken below the kernel's ephemeral range: ports there are handed out as the source
+/// ports of outgoing connections (health checks among them), which could take the port
+/// between this pick and the service's bind.
+fn pick_port(protocol: Protocol, taken: &[u16], random: u64) -> Option<u16> {
+    let ephemeral_start = portcore::ephemeral_range()
+        .map(|e| e.range.start())
+        .unwrap_or(32768);
+    let (low, high) = if ephemeral_start > 20_000 {
+        (10_000u32, u32::from(ephemeral_start))
+    } else {
+        (1024, 65536)
+    };
+    let span = high - low;
+    let first = (random % u64::from(span)) as u32;
+    (0..span.min(4096))
+        .map(|k| (low + (first + k * 7919) % span) as u16)
+        .find(|&port| !taken.contains(&port) && portcore::probe_port(port, protocol).is_clean())
+}
+
 impl Controller {
     /// The caller asked for `i` (and what it depends on) to run.
     pub(super) fn start_request(&mut self, i: usize) {
@@ -278,13 +299,24 @@ impl Controller {
             }
         }
         if unit.spec.port == Some(0) && unit.port.is_none() {
-            // The service binds it itself: pick a port that is free now.
-            let (fd, port) = bind_listener(address, 0, protocol)
-                .map_err(|e| format!("finding a free {protocol} port on {address}: {e}"))?;
-            drop(fd);
+            let name = unit.spec.name.clone();
+            let taken: Vec<u16> = self.units.iter().filter_map(|u| u.port).collect();
+            let random = self.next_random();
+            let port = pick_port(protocol, &taken, random)
+                .ok_or_else(|| format!("no free {protocol} port found for `{name}`"))?;
             self.units[i].port = Some(port);
         }
         Ok(())
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift: spreads picks so parallel supervisors rarely try the same port.
+        let mut x = self.random;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.random = x;
+        x
     }
 
     /// Asks the arbiter for a new port for `i` instead of `port`; `Err` with the reason when
@@ -576,6 +608,10 @@ impl Controller {
         unit.listener = None;
         unit.reason = Some(reason.clone());
         let service = unit.spec.name.clone();
+        if unit.wanted {
+            self.first_failure
+                .get_or_insert_with(|| format!("{service}: {reason}"));
+        }
         log::warn!("{service} failed: {reason}");
         self.emit(Event::Failed { service, reason });
     }

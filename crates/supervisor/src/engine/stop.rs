@@ -238,6 +238,11 @@ impl Controller {
 
     /// After the shutdown: stops orphans, reports, removes the state file, ends receivers.
     pub(super) fn finish(&mut self) {
+        // The reaper scans for orphans after it reports an exit: make sure a fast shutdown
+        // does not overtake that scan.
+        if let Ok(reaper) = reaper::reaper() {
+            reaper.scan_now();
+        }
         let orphans: Vec<Leftover> = self
             .orphans()
             .into_iter()

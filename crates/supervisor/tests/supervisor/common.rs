@@ -81,8 +81,9 @@ impl Run {
                     }
                 }
                 Err(_) => panic!(
-                    "no matching event within {timeout:?}; seen:\n{}",
-                    self.describe()
+                    "no matching event within {timeout:?}; seen:\n{}\nprocesses:\n{}",
+                    self.describe(),
+                    processes()
                 ),
             }
         }
@@ -209,4 +210,19 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `ps` of the processes in this test's sessions, for failure messages.
+pub fn processes() -> String {
+    std::process::Command::new("ps")
+        .args(["-eo", "pid,ppid,pgid,sid,stat,wchan:24,args"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| l.contains("pw-fixture") || l.contains("demo-") || l.contains(" PID "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
 }
