@@ -159,7 +159,7 @@ impl SupervisorHandle {
 
     /// Every service's status, in the order of the stack's definition.
     pub fn status(&self) -> Vec<ServiceStatus> {
-        self.inner.shared.lock().status.clone()
+        self.inner.shared.status()
     }
 
     /// One service's status.

@@ -60,6 +60,9 @@ pub(crate) enum Msg {
 pub(crate) struct Shared {
     inner: Mutex<SharedInner>,
     changed: Condvar,
+    /// Each service's dropped-line counter, read live (reader threads bump them without
+    /// the controller hearing of it).
+    dropped: Mutex<Vec<Arc<AtomicU64>>>,
 }
 
 #[derive(Default)]
@@ -76,7 +79,18 @@ impl Shared {
         Shared {
             inner: Mutex::new(SharedInner::default()),
             changed: Condvar::new(),
+            dropped: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The status, with live dropped-line counts.
+    pub(crate) fn status(&self) -> Vec<ServiceStatus> {
+        let mut status = self.lock().status.clone();
+        let dropped = self.dropped.lock().unwrap_or_else(|p| p.into_inner());
+        for (s, counter) in status.iter_mut().zip(dropped.iter()) {
+            s.dropped_lines = counter.load(Ordering::Relaxed);
+        }
+        status
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, SharedInner> {
@@ -302,6 +316,10 @@ impl Controller {
                     ))),
                 }
             })
+            .collect::<Vec<Unit>>();
+        *shared.dropped.lock().unwrap_or_else(|p| p.into_inner()) = units
+            .iter()
+            .map(|u: &Unit| Arc::clone(&u.dropped))
             .collect();
         let me = sys::identity_of(sys::own_pid()).unwrap_or(ProcessIdentity {
             pid: sys::own_pid(),

@@ -402,6 +402,7 @@ impl Controller {
                     protocol: unit.spec.protocol,
                     timeout: unit.spec.health_timing.timeout,
                     pid: Some(pid),
+                    working_dir: unit.spec.working_dir.clone(),
                 };
                 let tx = self.tx.clone();
                 let generation = unit.generation;

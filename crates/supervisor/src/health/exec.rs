@@ -7,8 +7,8 @@ use super::{HealthCheck, HealthContext, HealthResult};
 use crate::kill::{self, Target};
 use crate::sys;
 
-/// Healthy when `/bin/sh -c command` exits 0 within the timeout. The command gets `PORT`
-/// (when the service has one) and runs in a process group of its own, which is killed (and
+/// Healthy when `/bin/sh -c command` exits 0 within the timeout. The command runs in the
+/// service's working folder, gets `PORT` (when the service has one) and runs in a process group of its own, which is killed (and
 /// the command reaped) when it runs over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecCheck {
@@ -35,6 +35,9 @@ impl HealthCheck for ExecCheck {
             .stderr(Stdio::null())
             // Its own group (in our session, so the orphan reaper leaves it to us).
             .process_group(0);
+        if let Some(dir) = &ctx.working_dir {
+            command.current_dir(dir);
+        }
         if let Some(port) = ctx.port {
             command.env("PORT", port.to_string());
         }

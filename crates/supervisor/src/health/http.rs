@@ -167,6 +167,7 @@ mod tests {
             protocol: portcore::Protocol::Tcp,
             timeout: std::time::Duration::from_millis(100),
             pid: None,
+            working_dir: None,
         };
         let result = HttpCheck::new("http://192.0.2.1/health").check(&ctx);
         assert!(

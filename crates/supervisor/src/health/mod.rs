@@ -71,6 +71,8 @@ pub struct HealthContext {
     pub timeout: Duration,
     /// The service's main pid.
     pub pid: Option<u32>,
+    /// The service's working folder (exec checks run there).
+    pub working_dir: Option<std::path::PathBuf>,
 }
 
 /// The outcome of one check.

@@ -30,6 +30,8 @@ pub struct Run {
     pub handle: SupervisorHandle,
     pub events: EventReceiver,
     pub seen: Vec<(Instant, Event)>,
+    /// Which of `seen` a `wait_for` has returned already.
+    consumed: Vec<bool>,
     pub dir: tempfile::TempDir,
     pub started: Instant,
 }
@@ -58,6 +60,7 @@ impl Run {
             handle,
             events,
             seen: Vec::new(),
+            consumed: Vec::new(),
             dir,
             started,
         }
@@ -67,16 +70,24 @@ impl Run {
         self.dir.path().join("logs").join(format!("{service}.log"))
     }
 
-    /// Reads events until one matches, failing with everything seen after `timeout`.
+    /// The first event matching `what` that no earlier call returned: one already read (events
+    /// from different sources, such as output lines and exits, may arrive in either order), or
+    /// the next to arrive. Fails with everything seen after `timeout`.
     pub fn wait_for(&mut self, timeout: Duration, what: impl Fn(&Event) -> bool) -> Event {
+        if let Some(i) = (0..self.seen.len()).find(|&i| !self.consumed[i] && what(&self.seen[i].1))
+        {
+            self.consumed[i] = true;
+            return self.seen[i].1.clone();
+        }
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
                 Ok(event) => {
                     let matched = what(&event);
-                    self.seen.push((Instant::now(), event.clone()));
+                    self.record(event.clone());
                     if matched {
+                        *self.consumed.last_mut().expect("just recorded") = true;
                         return event;
                     }
                 }
@@ -89,6 +100,11 @@ impl Run {
         }
     }
 
+    fn record(&mut self, event: Event) {
+        self.seen.push((Instant::now(), event));
+        self.consumed.push(false);
+    }
+
     /// Reads events for `period`, returning whether any matched.
     pub fn watch(&mut self, period: Duration, what: impl Fn(&Event) -> bool) -> bool {
         let deadline = Instant::now() + period;
@@ -98,7 +114,7 @@ impl Run {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
             found |= what(&event);
-            self.seen.push((Instant::now(), event));
+            self.record(event);
         }
         found
     }
@@ -127,7 +143,7 @@ impl Run {
         self.handle.shutdown();
         let outcome = self.handle.wait_timeout(LONG);
         while let Some(event) = self.events.try_recv() {
-            self.seen.push((Instant::now(), event));
+            self.record(event);
         }
         outcome
     }
@@ -191,25 +207,6 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
-}
-
-/// `GET path` on loopback: the status code, or `None` when nothing answers.
-pub fn http_status(port: u16, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect_timeout(
-        &([127, 0, 0, 1], port).into(),
-        Duration::from_secs(2),
-    )
-    .ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `ps` of the processes in this test's sessions, for failure messages.
