@@ -68,14 +68,20 @@ pub fn serve(listener: TcpListener, route: impl Fn(&str) -> Response + Send + Sy
 
 fn handle(mut stream: TcpStream, route: &dyn Fn(&str) -> Response) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let Ok(clone) = stream.try_clone() else { return };
+    let Ok(clone) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(clone);
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
         return;
     }
     let mut header = String::new();
-    while reader.read_line(&mut header).map(|n| n > 2).unwrap_or(false) {
+    while reader
+        .read_line(&mut header)
+        .map(|n| n > 2)
+        .unwrap_or(false)
+    {
         header.clear();
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/");

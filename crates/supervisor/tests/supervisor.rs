@@ -3,6 +3,9 @@
 //!
 //! Build the helper binaries first: `cargo build -p portwarden-testkit -p portwarden-examples --bins`.
 
+// Helpers outside `#[test]` functions panic on failure too: that is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 #[path = "supervisor/common.rs"]
 mod common;
 

@@ -9,7 +9,7 @@ mod stop;
 pub(crate) use start::port_variable;
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -640,7 +640,7 @@ impl Controller {
         self.write_state(&path, &state);
     }
 
-    fn write_state(&mut self, path: &PathBuf, state: &StateFile) {
+    fn write_state(&mut self, path: &Path, state: &StateFile) {
         let bytes = match serde_json::to_vec_pretty(state) {
             Ok(bytes) => bytes,
             Err(e) => {

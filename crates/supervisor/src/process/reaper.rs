@@ -148,12 +148,6 @@ impl Reaper {
         self.scan_orphans();
     }
 
-    /// Whether `pid` is watched (a registered service or setup process).
-    #[cfg(test)]
-    pub(crate) fn is_watched(&self, pid: u32) -> bool {
-        self.lock().watched.contains_key(&pid)
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
