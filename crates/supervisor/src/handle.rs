@@ -281,3 +281,15 @@ impl Drop for Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_and_receivers_cross_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<SupervisorHandle>();
+        shareable::<EventReceiver>();
+    }
+}
