@@ -32,6 +32,8 @@ fn a_failed_setup_command_stops_the_start() {
     );
     assert!(run.position(spawned("api")).is_none(), "{}", run.describe());
     assert!(run.handle.wait_ready(LONG).is_err());
+    // The line reaches the log file before its event is published.
+    run.wait_for(LONG, output_of("api", "installing"));
     let _ = run.shutdown();
     let log = std::fs::read_to_string(run.log_path("api")).unwrap();
     assert!(log.contains("[setup] installing"), "{log}");
