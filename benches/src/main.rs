@@ -1,1 +1,5 @@
-fn main() {}
+//! `pw-bench`: see `benches/README.md`, or `pw-bench --help`.
+
+fn main() -> std::process::ExitCode {
+    pwbench::main()
+}

@@ -183,7 +183,10 @@ pub struct ProcessInfo {
     pub pgid: u32,
     /// Session id.
     pub sid: u32,
-    /// Real user id.
+    /// The process's owner. On Linux this is the owner of `/proc/<pid>`: the effective uid,
+    /// or root while the process is not dumpable (a setuid program, a daemon that dropped
+    /// privileges without resetting the flag). Either way never an unprivileged uid the
+    /// process does not run as, which keeps ownership checks on the safe side.
     pub uid: u32,
     /// User name for `uid`, when it has one.
     pub user: Option<String>,
