@@ -1,56 +1,66 @@
-//! The one place the supervisor sends signals.
+//! The one place the supervisor sends signals: through procscan's safe signalling.
 //!
-//! Everything that stops a process goes through [`send`], so that switching to procscan's
-//! safe-signalling API (`procscan::send_signal`) is a change to this file only.
+//! Every signal goes to a recorded [`ProcessIdentity`] through [`procscan::send_signal`],
+//! which checks the safety policy and pins the process with a pidfd before signalling, so a
+//! recycled pid is never hit. A process group is signalled member by member (procscan has no
+//! non-blocking group signal); a member forked after the list was taken is caught by the next
+//! round, which the stop sequence repeats until the group is empty.
 
 use std::io;
 
-use procscan::{ProcessIdentity, Signal};
-
-use crate::sys;
+use procscan::{ProcessIdentity, Refusal, SafetyPolicy, Signal, SignalError};
 
 /// What a signal is sent to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// A process group the supervisor created (a service's session), identified by its
-    /// leader's pid. Our own unreaped children cannot be recycled, so no identity check.
+    /// Every live member of a process group the supervisor created (a service's session).
     Group(u32),
-    /// A process recorded earlier (possibly by another run): signalled only if the pid still
-    /// belongs to the recorded process (checked through a pidfd, which pins it).
+    /// A recorded process (possibly from another run).
     Process(ProcessIdentity),
-    /// The group led by a recorded process: the leader's identity is checked first.
+    /// Every member of the group led by a recorded process, if the leader is still that
+    /// process.
     GroupOf(ProcessIdentity),
 }
 
-/// Sends `signal` to `target`. `ESRCH` (nothing left to signal) is not an error.
+/// The policy for the supervisor's own services: procscan's checks (never init, ourselves,
+/// our ancestors, kernel threads, recycled pids or other users' processes), but no protected
+/// names: a stack may run its own `postgres` or `redis-server`, and must be able to stop it.
+fn policy() -> SafetyPolicy {
+    SafetyPolicy {
+        protected_names: Vec::new(),
+        ..SafetyPolicy::default()
+    }
+}
+
+/// Sends `signal` to `target`. A process that is gone (or whose pid was recycled) is not an
+/// error: there is nothing left to signal.
 pub(crate) fn send(target: Target, signal: Signal) -> io::Result<()> {
-    let number = sys::signal_number(signal);
-    let result = match target {
-        Target::Group(pgid) if pgid > 1 => sys::kill(-(pgid as i32), number),
-        Target::Group(_) => Ok(()),
-        Target::Process(identity) | Target::GroupOf(identity) => {
-            if identity.pid <= 1 || identity.pid == sys::own_pid() {
+    let members = match target {
+        Target::Process(identity) => vec![identity],
+        Target::Group(pgid) if pgid > 1 => procscan::group_members(pgid),
+        Target::Group(_) => Vec::new(),
+        Target::GroupOf(leader) => {
+            if !procscan::is_same_process(&leader) {
                 return Ok(());
             }
-            let pidfd = match sys::pidfd_open(identity.pid) {
-                Ok(fd) => fd,
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
-                Err(e) => return Err(e),
-            };
-            // The pidfd pins the process: if its start time matches now, it is the one
-            // recorded, and stays so while we signal.
-            if sys::identity_of(identity.pid) != Some(identity) {
-                log::debug!("{identity} was reused or has exited; not signalled");
-                return Ok(());
-            }
-            match target {
-                Target::GroupOf(_) => sys::kill(-(identity.pid as i32), number),
-                _ => sys::pidfd_send_signal(&pidfd, number),
-            }
+            procscan::group_members(leader.pid)
         }
     };
-    match result {
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
-        other => other,
+    let policy = policy();
+    let mut first_error = None;
+    for member in members {
+        match procscan::send_signal(&member, signal, &policy) {
+            Ok(()) => {}
+            Err(e) if e.is_gone() => {}
+            Err(SignalError::Refused(Refusal::IdentityMismatch { .. })) => {}
+            Err(e) => {
+                log::warn!("signal {signal:?} to {member}: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(io::Error::other(e.to_string())),
+        None => Ok(()),
     }
 }

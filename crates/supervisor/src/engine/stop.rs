@@ -145,8 +145,13 @@ impl Controller {
         if let Ok(reaper) = reaper::reaper() {
             reaper.scan_now();
         }
-        if pgid.is_none_or(|g| !sys::group_exists(g)) {
+        let Some(pgid) = pgid.filter(|&g| sys::group_exists(g)) else {
             return self.finalize_stop(i);
+        };
+        // Groups are signalled member by member: a process forked meanwhile escaped the last
+        // SIGKILL, so repeat it until the group is empty.
+        if self.units[i].stopping.as_ref().is_some_and(|s| s.killed) {
+            let _ = kill::send(Target::Group(pgid), Signal::Kill);
         }
         self.timer(i, super::GROUP_POLL, TimerKind::GroupPoll);
     }

@@ -122,9 +122,10 @@ impl Reaper {
         let pidfd = match sys::pidfd_open(pid) {
             Ok(fd) => fd,
             Err(e) => {
-                // Without a pidfd the exit would go unnoticed: do not leave it running.
+                // Without a pidfd the exit would go unnoticed: do not leave it running. It
+                // leads its own group (setsid ran before exec).
                 log::error!("pidfd_open({pid}) failed: {e}; killing it");
-                let _ = sys::kill(pid as i32, libc::SIGKILL);
+                let _ = crate::kill::send(crate::kill::Target::Group(pid), procscan::Signal::Kill);
                 let _ = sys::wait_pid(pid, true);
                 return Err(e);
             }

@@ -4,8 +4,6 @@ use std::ffi::{CString, c_char};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use procscan::Signal;
-
 use super::{ExitInfo, ProcStat};
 
 /// Whether this system has what the supervisor needs.
@@ -38,56 +36,15 @@ pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// Sends `signal` through a pidfd (never to a recycled pid).
-pub(crate) fn pidfd_send_signal(fd: &OwnedFd, signal: i32) -> io::Result<()> {
-    // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            signal,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// `kill(2)`: a positive pid or a negative process-group id. Only `kill.rs` sends real
-/// signals through this; others may probe with signal 0.
-pub(crate) fn kill(pid: i32, signal: i32) -> io::Result<()> {
-    // SAFETY: kill has no memory-safety preconditions.
-    check(unsafe { libc::kill(pid, signal) }).map(drop)
-}
-
-/// Whether any process (zombies included) is still in process group `pgid`.
+/// Whether any process (zombies included) is still in process group `pgid`: `kill(2)` with
+/// signal 0, which sends nothing (signals go through `kill.rs`).
 pub(crate) fn group_exists(pgid: u32) -> bool {
     if pgid <= 1 {
         return false;
     }
-    match kill(-(pgid as i32), 0) {
-        Ok(()) => true,
-        Err(e) => e.raw_os_error() != Some(libc::ESRCH),
-    }
-}
-
-/// The number of a signal.
-pub(crate) fn signal_number(signal: Signal) -> i32 {
-    match signal {
-        Signal::Term => libc::SIGTERM,
-        Signal::Kill => libc::SIGKILL,
-        Signal::Int => libc::SIGINT,
-        Signal::Hup => libc::SIGHUP,
-        Signal::Quit => libc::SIGQUIT,
-        Signal::Usr1 => libc::SIGUSR1,
-        Signal::Usr2 => libc::SIGUSR2,
-        // procscan may add signals; SIGTERM is the safe reading of an unknown stop signal.
-        _ => libc::SIGTERM,
-    }
+    // SAFETY: kill has no memory-safety preconditions; signal 0 only checks.
+    let rc = unsafe { libc::kill(-(pgid as i32), 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// Waits (without blocking when `block` is false) for child `pid` and reaps it.

@@ -6,8 +6,6 @@
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
 
-use procscan::Signal;
-
 use super::{ExitInfo, ProcStat};
 
 pub(crate) const SUPPORTED: bool = false;
@@ -27,33 +25,9 @@ pub(crate) fn pidfd_open(_pid: u32) -> io::Result<OwnedFd> {
     Err(unsupported())
 }
 
-pub(crate) fn pidfd_send_signal(_fd: &OwnedFd, _signal: i32) -> io::Result<()> {
-    Err(unsupported())
-}
-
-pub(crate) fn kill(pid: i32, signal: i32) -> io::Result<()> {
-    // SAFETY: kill has no memory-safety preconditions.
-    if unsafe { libc::kill(pid, signal) } < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 pub(crate) fn group_exists(pgid: u32) -> bool {
-    pgid > 1 && kill(-(pgid as i32), 0).is_ok()
-}
-
-pub(crate) fn signal_number(signal: Signal) -> i32 {
-    match signal {
-        Signal::Kill => libc::SIGKILL,
-        Signal::Int => libc::SIGINT,
-        Signal::Hup => libc::SIGHUP,
-        Signal::Quit => libc::SIGQUIT,
-        Signal::Usr1 => libc::SIGUSR1,
-        Signal::Usr2 => libc::SIGUSR2,
-        _ => libc::SIGTERM,
-    }
+    // SAFETY: kill has no memory-safety preconditions; signal 0 only checks.
+    pgid > 1 && unsafe { libc::kill(-(pgid as i32), 0) } == 0
 }
 
 pub(crate) fn wait_pid(_pid: u32, _block: bool) -> io::Result<Option<ExitInfo>> {

@@ -177,3 +177,29 @@ fn a_stop_the_user_asked_for_is_never_restarted() {
     assert!(!pid_alive(first));
     run.shutdown().unwrap();
 }
+
+#[test]
+fn a_service_named_like_a_protected_process_can_still_be_stopped() {
+    // procscan protects `redis-server` from being signalled by a port cleanup; a stack that
+    // runs its own must still be able to stop it.
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("redis-server");
+    std::fs::copy(testkit::fixture_path(), &renamed).unwrap();
+    let mut spec = supervisor::ServiceSpec::new(
+        "cache",
+        format!(
+            "exec {} --ignore-term --tcp 127.0.0.1:{{port}}",
+            renamed.display()
+        ),
+    )
+    .port(0);
+    spec.stop_timeout = Duration::from_millis(200);
+    let mut run = Run::start(vec![spec]);
+    let pid = pid_of(&run.wait_for(LONG, spawned("cache")));
+    let _guard = PidGuard(pid);
+    run.wait_for(LONG, healthy("cache"));
+    run.handle.stop_service("cache").unwrap();
+    run.wait_for(LONG, stopped("cache"));
+    assert!(!pid_alive(pid));
+    run.shutdown().unwrap();
+}
