@@ -6,8 +6,8 @@
 //! ```
 //!
 //! Each service gets a free port (`{port}`, `$PORT`); `NAME<DEP` makes it wait for `DEP` to
-//! be healthy. The integration tests use it to kill a supervisor with SIGKILL and start
-//! another on the same state file.
+//! be healthy. Kill it with SIGKILL and start it again on the same state file to see the
+//! second run stop what the first left behind (`recovered` events).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Read;
