@@ -2,7 +2,7 @@
 //!
 //! All fixtures are spawned first and their READY lines awaited together afterwards, against a
 //! single deadline, so 300 processes start in about the time one takes. Each one leads its own
-//! process group, which [`guard`](crate::guard) records so that Ctrl-C, SIGTERM or a panic kills
+//! process group, which the `guard` module records so that Ctrl-C, SIGTERM or a panic kills
 //! it and anything it forked; [`Fleet::stop`] kills the groups, reaps them and fails if any
 //! process is left.
 
