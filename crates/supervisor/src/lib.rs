@@ -81,6 +81,7 @@ pub use spec::{
     Condition, Dependency, HealthSpec, HealthTiming, RestartLimits, RestartPolicy, ServiceSpec,
 };
 pub use stack::Stack;
+pub use state::{ServiceRecord, StateFile, read_state};
 pub use status::{Health, ServiceState, ServiceStatus};
 pub use sys::ExitInfo;
 

@@ -16,29 +16,42 @@ use crate::sys;
 /// The file's format version.
 const VERSION: u32 = 1;
 
-/// What is recorded.
+/// What a supervisor records in its state file ([`crate::SupervisorOptions::state_file`]).
+///
+/// Other programs read it with [`read_state`] to learn what a supervisor runs, or ran before
+/// it was killed: a command-line `status` that finds no live supervisor lists the recorded
+/// processes that are still alive. Only the supervisor writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct StateFile {
-    pub(crate) version: u32,
+#[non_exhaustive]
+pub struct StateFile {
+    /// The file format's version.
+    pub version: u32,
     /// The supervisor process itself.
-    pub(crate) supervisor: ProcessIdentity,
+    pub supervisor: ProcessIdentity,
     /// Its instance tag (see `PORTWARDEN_INSTANCE`).
-    pub(crate) instance: String,
-    pub(crate) services: Vec<ServiceRecord>,
+    pub instance: String,
+    /// One record per service, in the stack's order.
+    pub services: Vec<ServiceRecord>,
     /// Orphans of the services that were adopted by the supervisor.
-    pub(crate) orphans: Vec<ProcessIdentity>,
+    pub orphans: Vec<ProcessIdentity>,
 }
 
-/// One service's record.
+/// One service's record in a [`StateFile`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ServiceRecord {
-    pub(crate) name: String,
-    pub(crate) state: ServiceState,
+#[non_exhaustive]
+pub struct ServiceRecord {
+    /// The service.
+    pub name: String,
+    /// Its state when the file was written.
+    pub state: ServiceState,
     /// The running process (service or setup command), which leads the group `pgid`.
-    pub(crate) identity: Option<ProcessIdentity>,
-    pub(crate) pgid: Option<u32>,
-    pub(crate) port: Option<u16>,
-    pub(crate) restarts: u32,
+    pub identity: Option<ProcessIdentity>,
+    /// Its process group.
+    pub pgid: Option<u32>,
+    /// Its port (after any migration).
+    pub port: Option<u16>,
+    /// Automatic restarts so far.
+    pub restarts: u32,
 }
 
 impl StateFile {
@@ -69,8 +82,19 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     })
 }
 
-/// Reads the state file; `None` when there is none (or it is not ours to read: a file of an
-/// unknown version or unparsable content is reported and ignored).
+/// Reads a state file; `None` when there is none (or it is not ours to read: a file of an
+/// unknown version or unparsable content is logged and ignored).
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// let state = supervisor::read_state(&dir.path().join("state.json"))?;
+/// assert!(state.is_none());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_state(path: &Path) -> io::Result<Option<StateFile>> {
+    read(path)
+}
+
 pub(crate) fn read(path: &Path) -> io::Result<Option<StateFile>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
