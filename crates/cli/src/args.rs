@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use portcore::{PortRange, Protocol};
 
+mod stack;
+
+pub use stack::*;
+
 /// portwarden: see every port, resolve conflicts, run the stack.
 #[derive(Debug, Parser)]
 #[command(name = "portwarden", version, about, long_about = None, propagate_version = true)]
@@ -60,6 +64,9 @@ pub enum Command {
     /// Write the effective config (defaults filled in) to a file.
     #[command(long_flag = "export-config")]
     ExportConfig(ExportArgs),
+    /// The stack: up, status, stop, restart, logs, start-service, health-check, check.
+    #[command(flatten)]
+    Stack(StackCommand),
 }
 
 /// `scan`.

@@ -8,16 +8,11 @@
 mod args;
 mod commands;
 pub mod config;
-#[expect(
-    dead_code,
-    reason = "exit codes and output helpers for the resolve and up commands, next"
-)]
+mod control;
 mod exit;
-#[expect(
-    dead_code,
-    reason = "output helpers for the resolve and up commands, next"
-)]
 mod output;
+mod stack;
+mod sys;
 
 use std::process::ExitCode;
 
@@ -74,8 +69,17 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, _) => log::LevelFilter::Trace,
     };
     // RUST_LOG, when set, refines the level chosen by the flags.
+    // The supervisor's and the resolver's warnings (a service failed, a port moved) are
+    // what the commands themselves report: shown again only when asked for with -v.
+    let library = if verbose == 0 {
+        log::LevelFilter::Error
+    } else {
+        level
+    };
     let _ = env_logger::Builder::new()
         .filter_level(level)
+        .filter_module("supervisor", library)
+        .filter_module("resolver", library)
         .parse_env(env_logger::Env::default())
         .format_target(verbose >= 2)
         .try_init();

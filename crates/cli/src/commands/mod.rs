@@ -6,6 +6,7 @@ mod export;
 mod port;
 mod scan;
 mod service;
+mod stack;
 
 use std::path::PathBuf;
 
@@ -74,5 +75,6 @@ pub fn dispatch(cli: &Cli, out: Output) -> CliResult {
         Command::Port(args) => port::run(&ctx, args),
         Command::Service(args) => service::run(&ctx, args),
         Command::ExportConfig(args) => export::run(&ctx, args),
+        Command::Stack(command) => stack::dispatch(&ctx, command),
     }
 }

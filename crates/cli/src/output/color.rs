@@ -68,6 +68,7 @@ impl Painter {
     }
 
     /// Whether colour is on.
+    #[expect(dead_code, reason = "for commands that render differently with colour")]
     pub fn enabled(&self) -> bool {
         self.enabled
     }
