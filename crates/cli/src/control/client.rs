@@ -27,7 +27,9 @@ impl Client {
         let path = paths.socket_to_connect();
         match UnixStream::connect(&path) {
             Ok(stream) => {
-                let writer = stream.try_clone()?;
+                let writer = stream.try_clone().map_err(|e| {
+                    CliError::failure(format!("the control socket {}: {e}", path.display()))
+                })?;
                 Ok(Some(Client {
                     reader: BufReader::new(stream),
                     writer,
@@ -51,16 +53,30 @@ impl Client {
 
     /// Gives up on an answer after `timeout` (`None`: wait for ever).
     pub fn set_timeout(&self, timeout: Option<Duration>) -> CliResult {
-        self.writer.set_read_timeout(timeout)?;
-        Ok(())
+        self.writer
+            .set_read_timeout(timeout)
+            .map_err(|e| CliError::failure(format!("the control socket: {e}")))
     }
 
-    fn send(&mut self, request: &Request) -> CliResult {
+    /// Sends a request. A supervisor that refuses a peer answers before reading anything and
+    /// closes the connection, so a failed write is followed by a look for that answer.
+    fn send(&mut self, request: &Request) -> CliResult<Option<Reply>> {
         let mut line = serde_json::to_vec(request)?;
         line.push(b'\n');
-        self.writer.write_all(&line)?;
-        self.writer.flush()?;
-        Ok(())
+        let written = self
+            .writer
+            .write_all(&line)
+            .and_then(|()| self.writer.flush());
+        match written {
+            Ok(()) => Ok(None),
+            Err(e) => match self.read_line::<Reply>() {
+                Ok(Some(reply)) => Ok(Some(reply)),
+                _ => Err(CliError::failure(format!(
+                    "the supervisor closed {} before taking the request: {e}",
+                    self.path.display()
+                ))),
+            },
+        }
     }
 
     fn read_line<T: DeserializeOwned>(&mut self) -> CliResult<Option<T>> {
@@ -94,15 +110,19 @@ impl Client {
 
     /// Sends `request` and decodes the result of its reply.
     pub fn call<T: DeserializeOwned>(&mut self, request: &Request) -> CliResult<T> {
-        self.send(request)?;
-        let reply = self.reply()?;
+        let reply = match self.send(request)? {
+            Some(early) => early,
+            None => self.reply()?,
+        };
         result_of(reply)
     }
 
     /// Sends a stream request; returns the reply's result and the stream that follows.
     pub fn stream<T: DeserializeOwned>(mut self, request: &Request) -> CliResult<(T, Stream)> {
-        self.send(request)?;
-        let reply = self.reply()?;
+        let reply = match self.send(request)? {
+            Some(early) => early,
+            None => self.reply()?,
+        };
         let result = result_of(reply)?;
         Ok((result, Stream { client: self }))
     }

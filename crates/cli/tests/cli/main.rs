@@ -5,6 +5,12 @@
 // Helpers outside `#[test]` functions unwrap too: any failure there is the test's failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
+mod checks;
 mod config;
+mod detached;
+mod foreground;
 mod inspect;
+mod recovery;
+mod stack_support;
 mod support;
