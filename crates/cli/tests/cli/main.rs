@@ -7,4 +7,5 @@
 
 mod config;
 mod inspect;
+mod resolve;
 mod support;
