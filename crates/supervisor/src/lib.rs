@@ -81,7 +81,7 @@ pub use spec::{
     Condition, Dependency, HealthSpec, HealthTiming, RestartLimits, RestartPolicy, ServiceSpec,
 };
 pub use stack::Stack;
-pub use status::{Health, ServiceState, ServiceStatus};
+pub use status::{Health, HealthStats, ServiceState, ServiceStatus};
 pub use sys::ExitInfo;
 
 /// The name of the environment variable that carries `service`'s port to every service
