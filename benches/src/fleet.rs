@@ -108,19 +108,22 @@ impl Fleet {
         };
         let mut pending = Vec::with_capacity(fleet.len());
         {
-            let _blocked = sys::block_termination_signals();
+            let blocked = sys::block_termination_signals();
             for (index, args) in fleet.iter().enumerate() {
-                let mut child = Command::new(fixture)
+                let mut command = Command::new(fixture);
+                command
                     .args(args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
-                    .process_group(0)
-                    .spawn()
-                    .map_err(|source| BenchError::Spawn {
-                        command: command_line(index),
-                        source,
-                    })?;
+                    .process_group(0);
+                // A signal mask survives fork and exec: without this every fixture would start
+                // deaf to SIGTERM, and a holder could only be SIGKILLed.
+                blocked.unblock_in_child(&mut command);
+                let mut child = command.spawn().map_err(|source| BenchError::Spawn {
+                    command: command_line(index),
+                    source,
+                })?;
                 let pgid = child.id() as i32;
                 if !guard::add_group(pgid) {
                     sys::kill_group(pgid);
@@ -380,6 +383,22 @@ mod tests {
             }
             other => panic!("unexpected error: {other}"),
         }
+    }
+
+    #[test]
+    fn fixtures_do_not_inherit_the_blocked_termination_signals() {
+        let fleet = start(&[args(&["--tcp", "127.0.0.1:0"])]).unwrap();
+        let pid = fleet.ready()[0].pid;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let blocked = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigBlk:"))
+            .map(|mask| u64::from_str_radix(mask.trim(), 16).unwrap());
+        // Bits are signal - 1: SIGHUP, SIGINT, SIGTERM.
+        let termination =
+            (1 << (libc::SIGHUP - 1)) | (1 << (libc::SIGINT - 1)) | (1 << (libc::SIGTERM - 1));
+        assert_eq!(blocked.map(|m| m & termination), Some(0), "{status}");
+        fleet.stop().unwrap();
     }
 
     #[test]

@@ -226,6 +226,23 @@ pub fn block_termination_signals() -> SignalsBlocked {
     }
 }
 
+impl SignalsBlocked {
+    /// Makes `command`'s child start with the mask from before the block: a signal mask is
+    /// inherited across fork and exec, and std does not reset it.
+    pub fn unblock_in_child(&self, command: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let previous = self.previous;
+        // SAFETY: the closure runs between fork and exec and only calls pthread_sigmask, which
+        // is async-signal-safe, on a mask it owns.
+        unsafe {
+            command.pre_exec(move || {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+    }
+}
+
 impl Drop for SignalsBlocked {
     fn drop(&mut self) {
         // SAFETY: restores the mask saved when the guard was made.

@@ -69,6 +69,11 @@ pub fn reraise(_signal: i32) {}
 #[derive(Debug)]
 pub struct SignalsBlocked;
 
+impl SignalsBlocked {
+    /// Does nothing here.
+    pub fn unblock_in_child(&self, _command: &mut std::process::Command) {}
+}
+
 /// Does nothing here.
 pub fn block_termination_signals() -> SignalsBlocked {
     SignalsBlocked
