@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::suite::kill_port::KillPortArgs;
 use crate::suite::scan::ScanArgs;
 
 /// Times portwarden against the tools it replaces, in the same run, and prints the ratios.
@@ -63,6 +64,8 @@ pub struct Args {
 pub enum Suite {
     /// Full socket scan vs `ss -tulpn` and `lsof -nP -i`; one port vs `fuser P/tcp`.
     Scan(ScanArgs),
+    /// Freeing a held port vs `fuser -k -TERM P/tcp` and npm's `kill-port P`.
+    KillPort(KillPortArgs),
 }
 
 impl Suite {
@@ -70,6 +73,7 @@ impl Suite {
     pub fn name(&self) -> &'static str {
         match self {
             Suite::Scan(_) => "scan",
+            Suite::KillPort(_) => "kill-port",
         }
     }
 }
@@ -90,6 +94,26 @@ mod tests {
         let b = Args::try_parse_from(["pw-bench", "scan", "--runs", "5", "--json"]).unwrap();
         assert_eq!((a.runs, a.json), (b.runs, b.json));
         assert_eq!((a.runs, a.warmup, a.strict), (5, 3, false));
+    }
+
+    #[test]
+    fn the_new_suites_parse_with_their_options() {
+        let a = Args::try_parse_from([
+            "pw-bench",
+            "kill-port",
+            "--procs",
+            "10",
+            "--free-within",
+            "3",
+        ])
+        .unwrap();
+        match a.suite {
+            Suite::KillPort(k) => assert_eq!(
+                (k.background.procs, k.background.sockets, k.free_within),
+                (10, 3, 3)
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

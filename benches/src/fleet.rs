@@ -17,10 +17,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::BenchError;
-use crate::{guard, sys};
+use crate::guard;
+use crate::sys::{self, Exit};
 
 /// How long [`Fleet::stop`] waits for killed groups to disappear.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often [`Fleet::await_exit`] looks for exited fixtures.
+const AWAIT_POLL: Duration = Duration::from_millis(1);
 /// How much of a failing fixture's stderr is kept for the error message.
 const STDERR_LIMIT: usize = 4096;
 
@@ -205,6 +208,36 @@ impl Fleet {
         result
     }
 
+    /// Waits up to `within` for every fixture to exit by itself (someone else signalled it),
+    /// reaping each as it goes, then kills and reaps whatever is left as [`Fleet::stop`] does.
+    /// Returns how each fixture (the process the READY line names) ended, in fleet order:
+    /// `None` for one that was still alive after `within` (or was reaped by someone else).
+    pub fn await_exit(mut self, within: Duration) -> Result<Vec<Option<Exit>>, BenchError> {
+        let mut ended: Vec<Option<Exit>> = vec![None; self.ready.len()];
+        let leaders: Vec<u32> = self.ready.iter().map(|r| r.pid).collect();
+        let deadline = Instant::now() + within;
+        loop {
+            self.groups.retain(|&pgid| {
+                while let Ok(Some((pid, exit))) = sys::reap_group(pgid) {
+                    if let Some(i) = leaders.iter().position(|&l| l == pid) {
+                        ended[i] = Some(exit);
+                    }
+                }
+                let alive = sys::group_alive(pgid);
+                if !alive {
+                    guard::remove_group(pgid);
+                }
+                alive
+            });
+            if self.groups.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(AWAIT_POLL);
+        }
+        self.stop()?;
+        Ok(ended)
+    }
+
     fn kill_and_reap(&mut self, timeout: Duration) -> Result<(), BenchError> {
         for &pgid in &self.groups {
             sys::kill_group(pgid);
@@ -383,6 +416,21 @@ mod tests {
             }
             other => panic!("unexpected error: {other}"),
         }
+    }
+
+    #[test]
+    fn await_exit_reports_how_each_fixture_ended() {
+        let plan = vec![
+            args(&["--tcp", "127.0.0.1:0"]),
+            args(&["--tcp", "127.0.0.1:0"]),
+        ];
+        let fleet = start(&plan).unwrap();
+        let ready = fleet.ready().to_vec();
+        // SAFETY: kill takes integers only; the pid is our own fixture.
+        unsafe { libc::kill(ready[0].pid as i32, libc::SIGTERM) };
+        let ended = fleet.await_exit(Duration::from_millis(300)).unwrap();
+        assert_eq!(ended, [Some(Exit::Signal(libc::SIGTERM)), None]);
+        assert!(ready.iter().all(|r| !testkit::pid_alive(r.pid)));
     }
 
     #[test]
