@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::suite::kill_port::KillPortArgs;
 use crate::suite::scan::ScanArgs;
+use crate::suite::scan_steady::ScanSteadyArgs;
 
 /// Times portwarden against the tools it replaces, in the same run, and prints the ratios.
 ///
@@ -66,6 +67,8 @@ pub enum Suite {
     Scan(ScanArgs),
     /// Freeing a held port vs `fuser -k -TERM P/tcp` and npm's `kill-port P`.
     KillPort(KillPortArgs),
+    /// procscan's long-lived Scanner in steady state vs cold snapshots, in process.
+    ScanSteady(ScanSteadyArgs),
 }
 
 impl Suite {
@@ -74,6 +77,7 @@ impl Suite {
         match self {
             Suite::Scan(_) => "scan",
             Suite::KillPort(_) => "kill-port",
+            Suite::ScanSteady(_) => "scan-steady",
         }
     }
 }
@@ -114,6 +118,24 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+        let b = Args::try_parse_from([
+            "pw-bench",
+            "--json",
+            "scan-steady",
+            "--full-pass-every",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(b.suite.name(), "scan-steady");
+        match b.suite {
+            Suite::ScanSteady(s) => {
+                assert_eq!((s.background.procs, s.full_pass_every), (300, Some(5)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            Args::try_parse_from(["pw-bench", "scan-steady", "--full-pass-every", "0"]).is_err()
+        );
     }
 
     #[test]
