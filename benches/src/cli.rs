@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::suite::kill_port::KillPortArgs;
 use crate::suite::scan::ScanArgs;
+use crate::suite::scan_steady::ScanSteadyArgs;
 
 /// Times portwarden against the tools it replaces, in the same run, and prints the ratios.
 ///
@@ -63,6 +65,10 @@ pub struct Args {
 pub enum Suite {
     /// Full socket scan vs `ss -tulpn` and `lsof -nP -i`; one port vs `fuser P/tcp`.
     Scan(ScanArgs),
+    /// Freeing a held port vs `fuser -k -TERM P/tcp` and npm's `kill-port P`.
+    KillPort(KillPortArgs),
+    /// procscan's long-lived Scanner in steady state vs cold snapshots, in process.
+    ScanSteady(ScanSteadyArgs),
 }
 
 impl Suite {
@@ -70,6 +76,8 @@ impl Suite {
     pub fn name(&self) -> &'static str {
         match self {
             Suite::Scan(_) => "scan",
+            Suite::KillPort(_) => "kill-port",
+            Suite::ScanSteady(_) => "scan-steady",
         }
     }
 }
@@ -90,6 +98,44 @@ mod tests {
         let b = Args::try_parse_from(["pw-bench", "scan", "--runs", "5", "--json"]).unwrap();
         assert_eq!((a.runs, a.json), (b.runs, b.json));
         assert_eq!((a.runs, a.warmup, a.strict), (5, 3, false));
+    }
+
+    #[test]
+    fn the_new_suites_parse_with_their_options() {
+        let a = Args::try_parse_from([
+            "pw-bench",
+            "kill-port",
+            "--procs",
+            "10",
+            "--free-within",
+            "3",
+        ])
+        .unwrap();
+        match a.suite {
+            Suite::KillPort(k) => assert_eq!(
+                (k.background.procs, k.background.sockets, k.free_within),
+                (10, 3, 3)
+            ),
+            other => panic!("{other:?}"),
+        }
+        let b = Args::try_parse_from([
+            "pw-bench",
+            "--json",
+            "scan-steady",
+            "--full-pass-every",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(b.suite.name(), "scan-steady");
+        match b.suite {
+            Suite::ScanSteady(s) => {
+                assert_eq!((s.background.procs, s.full_pass_every), (300, Some(5)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            Args::try_parse_from(["pw-bench", "scan-steady", "--full-pass-every", "0"]).is_err()
+        );
     }
 
     #[test]

@@ -17,10 +17,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::BenchError;
-use crate::{guard, sys};
+use crate::guard;
+use crate::sys::{self, Exit};
 
 /// How long [`Fleet::stop`] waits for killed groups to disappear.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often [`Fleet::await_exit`] looks for exited fixtures.
+const AWAIT_POLL: Duration = Duration::from_millis(1);
 /// How much of a failing fixture's stderr is kept for the error message.
 const STDERR_LIMIT: usize = 4096;
 
@@ -108,19 +111,22 @@ impl Fleet {
         };
         let mut pending = Vec::with_capacity(fleet.len());
         {
-            let _blocked = sys::block_termination_signals();
+            let blocked = sys::block_termination_signals();
             for (index, args) in fleet.iter().enumerate() {
-                let mut child = Command::new(fixture)
+                let mut command = Command::new(fixture);
+                command
                     .args(args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
-                    .process_group(0)
-                    .spawn()
-                    .map_err(|source| BenchError::Spawn {
-                        command: command_line(index),
-                        source,
-                    })?;
+                    .process_group(0);
+                // A signal mask survives fork and exec: without this every fixture would start
+                // deaf to SIGTERM, and a holder could only be SIGKILLed.
+                blocked.unblock_in_child(&mut command);
+                let mut child = command.spawn().map_err(|source| BenchError::Spawn {
+                    command: command_line(index),
+                    source,
+                })?;
                 let pgid = child.id() as i32;
                 if !guard::add_group(pgid) {
                     sys::kill_group(pgid);
@@ -200,6 +206,36 @@ impl Fleet {
         // Reported here; dropping must not wait for the same groups again.
         self.groups.clear();
         result
+    }
+
+    /// Waits up to `within` for every fixture to exit by itself (someone else signalled it),
+    /// reaping each as it goes, then kills and reaps whatever is left as [`Fleet::stop`] does.
+    /// Returns how each fixture (the process the READY line names) ended, in fleet order:
+    /// `None` for one that was still alive after `within` (or was reaped by someone else).
+    pub fn await_exit(mut self, within: Duration) -> Result<Vec<Option<Exit>>, BenchError> {
+        let mut ended: Vec<Option<Exit>> = vec![None; self.ready.len()];
+        let leaders: Vec<u32> = self.ready.iter().map(|r| r.pid).collect();
+        let deadline = Instant::now() + within;
+        loop {
+            self.groups.retain(|&pgid| {
+                while let Ok(Some((pid, exit))) = sys::reap_group(pgid) {
+                    if let Some(i) = leaders.iter().position(|&l| l == pid) {
+                        ended[i] = Some(exit);
+                    }
+                }
+                let alive = sys::group_alive(pgid);
+                if !alive {
+                    guard::remove_group(pgid);
+                }
+                alive
+            });
+            if self.groups.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(AWAIT_POLL);
+        }
+        self.stop()?;
+        Ok(ended)
     }
 
     fn kill_and_reap(&mut self, timeout: Duration) -> Result<(), BenchError> {
@@ -380,6 +416,37 @@ mod tests {
             }
             other => panic!("unexpected error: {other}"),
         }
+    }
+
+    #[test]
+    fn await_exit_reports_how_each_fixture_ended() {
+        let plan = vec![
+            args(&["--tcp", "127.0.0.1:0"]),
+            args(&["--tcp", "127.0.0.1:0"]),
+        ];
+        let fleet = start(&plan).unwrap();
+        let ready = fleet.ready().to_vec();
+        // SAFETY: kill takes integers only; the pid is our own fixture.
+        unsafe { libc::kill(ready[0].pid as i32, libc::SIGTERM) };
+        let ended = fleet.await_exit(Duration::from_millis(300)).unwrap();
+        assert_eq!(ended, [Some(Exit::Signal(libc::SIGTERM)), None]);
+        assert!(ready.iter().all(|r| !testkit::pid_alive(r.pid)));
+    }
+
+    #[test]
+    fn fixtures_do_not_inherit_the_blocked_termination_signals() {
+        let fleet = start(&[args(&["--tcp", "127.0.0.1:0"])]).unwrap();
+        let pid = fleet.ready()[0].pid;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let blocked = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigBlk:"))
+            .map(|mask| u64::from_str_radix(mask.trim(), 16).unwrap());
+        // Bits are signal - 1: SIGHUP, SIGINT, SIGTERM.
+        let termination =
+            (1 << (libc::SIGHUP - 1)) | (1 << (libc::SIGINT - 1)) | (1 << (libc::SIGTERM - 1));
+        assert_eq!(blocked.map(|m| m & termination), Some(0), "{status}");
+        fleet.stop().unwrap();
     }
 
     #[test]

@@ -33,9 +33,13 @@ extern "C" fn on_signal(signal: i32) {
     sys::reraise(signal);
 }
 
-/// SIGKILLs every recorded group and the measured command. Async-signal-safe.
+/// SIGKILLs every recorded group and the measured command's. Async-signal-safe.
 fn kill_everything() {
-    sys::kill_pid(MEASURED.load(Ordering::SeqCst));
+    // The measured command leads its own group; the pid alone covers a spawn that has not
+    // reached its setpgid yet.
+    let measured = MEASURED.load(Ordering::SeqCst);
+    sys::kill_group(measured);
+    sys::kill_pid(measured);
     let used = GROUPS_USED.load(Ordering::SeqCst).min(MAX_GROUPS);
     for slot in &GROUPS[..used] {
         sys::kill_group(slot.load(Ordering::SeqCst));
@@ -96,7 +100,7 @@ pub fn remove_group(pgid: i32) {
     }
 }
 
-/// Records the pid of the command being measured (0 for none).
+/// Records the pid (and process group) of the command being measured (0 for none).
 pub fn set_measured(pid: i32) {
     MEASURED.store(pid, Ordering::SeqCst);
 }

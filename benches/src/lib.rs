@@ -1,7 +1,7 @@
 //! pw-bench: times portwarden against the tools it replaces, in the same run, and prints the
 //! ratios of their medians against portwarden's targets.
 //!
-//! Each suite (`scan`, ...) starts real fixture processes holding real sockets (in a private
+//! Each suite (`scan`, `kill-port`, `scan-steady`) starts real fixture processes holding real sockets (in a private
 //! network namespace when it may), runs portwarden and its peers as whole processes,
 //! interleaved round-robin, and reports median, p90, min and peak RSS per command plus PASS or
 //! FAIL per target. See `benches/README.md` for how to run it.
@@ -119,6 +119,8 @@ fn run(args: &Args, network: network::Network) -> Result<bool, BenchError> {
     note(&format!("running suite {}", args.suite.name()));
     let suite: SuiteReport = match &args.suite {
         Suite::Scan(scan) => suite::scan::run(&ctx, scan)?,
+        Suite::KillPort(kill) => suite::kill_port::run(&ctx, kill)?,
+        Suite::ScanSteady(steady) => suite::scan_steady::run(&ctx, steady)?,
     };
     let missed = suite.missed();
     let report = Report {

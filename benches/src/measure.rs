@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{ChildStderr, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -101,9 +102,55 @@ pub struct Measured {
     pub output: Output,
 }
 
-/// Runs every command `plan.warmup + plan.runs` times, one of each per round. Each round starts
+/// One run of [`interleave`]: which command, in which round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    /// The command's position in the list.
+    pub index: usize,
+    /// The round, from 0; the first `plan.warmup` rounds are warm-ups.
+    pub round: usize,
+    /// Whether the run counts (it is past the warm-ups).
+    pub timed: bool,
+}
+
+impl Turn {
+    /// Whether this is the command's first run, whose output the checks read.
+    pub fn first(self) -> bool {
+        self.round == 0
+    }
+}
+
+/// Calls `run` once per command per round, `plan.warmup + plan.runs` rounds. Each round starts
 /// one command further along the list, so no command always runs first (or right after the
-/// heaviest one).
+/// heaviest one). Suites whose runs need set-up of their own (a fresh holder to kill, a scan
+/// in this process) drive them through this; [`round_robin`] is it for plain commands.
+pub fn interleave(
+    count: usize,
+    plan: &Plan,
+    mut run: impl FnMut(Turn) -> Result<(), BenchError>,
+) -> Result<(), BenchError> {
+    let rounds = plan.warmup + plan.runs;
+    let progress = std::io::stderr().is_terminal();
+    for round in 0..rounds {
+        if progress {
+            let _ = write!(std::io::stderr(), "\rround {}/{rounds} ", round + 1);
+        }
+        for k in 0..count {
+            run(Turn {
+                index: (round + k) % count,
+                round,
+                timed: round >= plan.warmup,
+            })?;
+        }
+    }
+    if progress {
+        let _ = write!(std::io::stderr(), "\r\x1b[K");
+    }
+    Ok(())
+}
+
+/// Runs every command `plan.warmup + plan.runs` times through [`interleave`], keeping the
+/// timed runs and the first run's output of each.
 pub fn round_robin(specs: &[CommandSpec], plan: &Plan) -> Result<Vec<Measured>, BenchError> {
     let mut measured: Vec<Measured> = specs
         .iter()
@@ -113,29 +160,69 @@ pub fn round_robin(specs: &[CommandSpec], plan: &Plan) -> Result<Vec<Measured>, 
             output: Output::default(),
         })
         .collect();
-    let rounds = plan.warmup + plan.runs;
-    let progress = std::io::stderr().is_terminal();
     let mut buffer = vec![0u8; 64 << 10];
-    for round in 0..rounds {
-        if progress {
-            let _ = write!(std::io::stderr(), "\rround {}/{rounds} ", round + 1);
+    interleave(specs.len(), plan, |turn| {
+        let (sample, output) =
+            run_once(&specs[turn.index], plan.timeout, turn.first(), &mut buffer)?;
+        let m = &mut measured[turn.index];
+        if turn.first() {
+            m.output = output;
         }
-        for k in 0..specs.len() {
-            let index = (round + k) % specs.len();
-            let capture = round == 0;
-            let (sample, output) = run_once(&specs[index], plan.timeout, capture, &mut buffer)?;
-            if capture {
-                measured[index].output = output;
-            }
-            if round >= plan.warmup {
-                measured[index].samples.push(sample);
-            }
+        if turn.timed {
+            m.samples.push(sample);
         }
-    }
-    if progress {
-        let _ = write!(std::io::stderr(), "\r\x1b[K");
-    }
+        Ok(())
+    })?;
     Ok(measured)
+}
+
+/// How often [`run_until`] checks its condition once the process has exited.
+pub const SETTLE_POLL: Duration = Duration::from_millis(1);
+
+/// A run whose clock kept going after the process exited, until a condition held.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// `wall` is from spawn until the condition was first seen to hold (or was given up on).
+    pub sample: Sample,
+    /// What it printed, when captured.
+    pub output: Output,
+    /// From spawn until the process was reaped: when "the command returned".
+    pub exited: Duration,
+    /// Whether the condition held in time; when not, `sample.wall` includes the wait.
+    pub settled: bool,
+}
+
+/// Runs `spec` as [`run_once`] does, then keeps the clock running until `done` returns true,
+/// checking it every [`SETTLE_POLL`] for at most `within` after the exit. A tool is judged on
+/// its effect ("the port is free"), not on when it returned: a killer that only sends a
+/// signal and leaves is timed until the signal has done its work.
+pub fn run_until(
+    spec: &CommandSpec,
+    timeout: Duration,
+    capture: bool,
+    buffer: &mut [u8],
+    within: Duration,
+    done: &mut dyn FnMut() -> bool,
+) -> Result<Settled, BenchError> {
+    let (mut sample, output, start) = spawn_and_reap(spec, timeout, capture, buffer)?;
+    let exited = sample.wall;
+    let give_up = Instant::now() + within;
+    let settled = loop {
+        if done() {
+            break true;
+        }
+        if Instant::now() >= give_up {
+            break false;
+        }
+        std::thread::sleep(SETTLE_POLL);
+    };
+    sample.wall = start.elapsed();
+    Ok(Settled {
+        sample,
+        output,
+        exited,
+        settled,
+    })
 }
 
 /// A child's output pipe while it is open.
@@ -168,6 +255,16 @@ pub fn run_once(
     capture: bool,
     buffer: &mut [u8],
 ) -> Result<(Sample, Output), BenchError> {
+    spawn_and_reap(spec, timeout, capture, buffer).map(|(sample, output, _)| (sample, output))
+}
+
+/// [`run_once`], also returning when the clock started.
+fn spawn_and_reap(
+    spec: &CommandSpec,
+    timeout: Duration,
+    capture: bool,
+    buffer: &mut [u8],
+) -> Result<(Sample, Output, Instant), BenchError> {
     let io_error = |action, source| BenchError::Io {
         action,
         command: spec.command_line(),
@@ -178,7 +275,10 @@ pub fn run_once(
         .args(&spec.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // Its own group, so what it forks (npm's kill-port runs sh, lsof, xargs) is killed
+        // with it on Ctrl-C or a time-out.
+        .process_group(0);
 
     let start = Instant::now();
     let mut child = command.spawn().map_err(|source| BenchError::Spawn {
@@ -190,8 +290,9 @@ pub fn run_once(
     let pidfd = match sys::pidfd_open(pid) {
         Ok(fd) => fd,
         Err(source) => {
-            sys::kill_pid(pid as i32);
+            sys::kill_group(pid as i32);
             let _ = sys::wait4(pid);
+            end_group(pid);
             guard::set_measured(0);
             return Err(BenchError::Unsupported {
                 what: "pidfd_open (Linux 5.3 or later)",
@@ -213,8 +314,9 @@ pub fn run_once(
     let reaped = loop {
         let now = Instant::now();
         if now >= deadline {
-            sys::kill_pid(pid as i32);
+            sys::kill_group(pid as i32);
             let _ = sys::wait4(pid);
+            end_group(pid);
             guard::set_measured(0);
             return Err(BenchError::RunTimeout {
                 command: spec.command_line(),
@@ -239,6 +341,8 @@ pub fn run_once(
         }
     };
     let wall = start.elapsed();
+    // Untimed: anything it left behind in its group (none of the measured tools does).
+    end_group(pid);
     guard::set_measured(0);
 
     // Whatever is still buffered in the pipes; a lingering grandchild holding them open does not
@@ -268,7 +372,23 @@ pub fn run_once(
             stdout_bytes,
         },
         output,
+        start,
     ))
+}
+
+/// How long [`end_group`] waits for a measured command's leftovers to die.
+const LEFTOVER_WAIT: Duration = Duration::from_secs(1);
+
+/// Kills and reaps whatever is left in the process group a measured command led (its leader
+/// already reaped): orphans are adopted by pw-bench, the subreaper, so it reaps them too.
+fn end_group(pgid: u32) {
+    let pgid = pgid as i32;
+    let give_up = Instant::now() + LEFTOVER_WAIT;
+    while sys::group_alive(pgid) && Instant::now() < give_up {
+        sys::kill_group(pgid);
+        while let Ok(Some(_)) = sys::reap_group(pgid) {}
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// One read from each stream `ready` marks; streams at end of file are dropped.
@@ -349,6 +469,21 @@ mod tests {
     }
 
     #[test]
+    fn what_a_command_leaves_in_its_group_is_killed() {
+        let _ = sys::set_child_subreaper();
+        // The shell leaves a sleeping child behind in its group and prints its pid.
+        let spec = CommandSpec::new("/bin/sh", &["-c", "sleep 30 & echo $!"]);
+        let mut buffer = vec![0; 4096];
+        let (sample, output) = run_once(&spec, Duration::from_secs(10), true, &mut buffer).unwrap();
+        assert!(sample.exit.success());
+        let left: u32 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!testkit::pid_alive(left), "pid {left} survived its group");
+    }
+
+    #[test]
     fn a_run_past_its_deadline_is_killed() {
         let spec = CommandSpec::new("/bin/sleep", &["30"]);
         let mut buffer = vec![0; 4096];
@@ -356,6 +491,67 @@ mod tests {
         let err = run_once(&spec, Duration::from_millis(200), false, &mut buffer).unwrap_err();
         assert!(matches!(err, BenchError::RunTimeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn interleave_rotates_the_first_command_and_marks_warmups() {
+        let plan = Plan {
+            warmup: 1,
+            runs: 2,
+            timeout: Duration::from_secs(1),
+        };
+        let mut turns = Vec::new();
+        interleave(3, &plan, |t| {
+            turns.push((t.index, t.timed, t.first()));
+            Ok(())
+        })
+        .unwrap();
+        let order: Vec<usize> = turns.iter().map(|t| t.0).collect();
+        assert_eq!(order, [0, 1, 2, 1, 2, 0, 2, 0, 1]);
+        assert_eq!(turns.iter().filter(|t| t.1).count(), 6);
+        assert_eq!(turns.iter().filter(|t| t.2).count(), 3);
+    }
+
+    #[test]
+    fn run_until_keeps_the_clock_running_until_the_condition_holds() {
+        let spec = CommandSpec::new("/bin/true", &[]);
+        let mut buffer = vec![0; 4096];
+        let mut checks = 0;
+        let settled = run_until(
+            &spec,
+            Duration::from_secs(10),
+            false,
+            &mut buffer,
+            Duration::from_secs(10),
+            &mut || {
+                checks += 1;
+                checks == 20
+            },
+        )
+        .unwrap();
+        assert!(settled.settled);
+        assert_eq!(checks, 20);
+        // 19 polls of at least a millisecond each after the exit.
+        assert!(settled.sample.wall >= settled.exited + SETTLE_POLL * 19);
+    }
+
+    #[test]
+    fn run_until_gives_up_after_its_bound() {
+        let spec = CommandSpec::new("/bin/true", &[]);
+        let mut buffer = vec![0; 4096];
+        let within = Duration::from_millis(30);
+        let settled = run_until(
+            &spec,
+            Duration::from_secs(10),
+            false,
+            &mut buffer,
+            within,
+            &mut || false,
+        )
+        .unwrap();
+        assert!(!settled.settled);
+        assert!(settled.sample.wall >= settled.exited + within);
+        assert!(settled.sample.exit.success());
     }
 
     #[test]

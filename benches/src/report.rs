@@ -143,6 +143,38 @@ impl CommandResult {
         }
     }
 
+    /// Figures for work timed inside pw-bench (a library call, not a process): no peak RSS,
+    /// no output. `problems` holds, per timed run, why that run does not count (a failed call,
+    /// a wrong answer), `None` for a good one.
+    pub fn in_process(
+        label: &str,
+        command: &str,
+        role: Role,
+        samples_ms: Vec<f64>,
+        problems: &[Option<String>],
+    ) -> CommandResult {
+        let mut result = CommandResult::skipped(label.to_string(), role, String::new());
+        result.skipped = None;
+        result.command = command.to_string();
+        result.wall_ms = stats::summarize(&samples_ms);
+        result.samples_ms = samples_ms;
+        result.set_run_problems(problems);
+        result
+    }
+
+    /// Marks the runs that failed for reasons only the suite can see (the port stayed bound
+    /// after the killer exited, a scan missed listeners): `problems` has one entry per timed
+    /// run, in order, `None` for a good run, and must also mark every run that failed by its
+    /// exit status, so that the count is of runs, each counted once. The first failure already
+    /// recorded (with the command's stderr) stays the one shown.
+    pub fn set_run_problems(&mut self, problems: &[Option<String>]) {
+        let marked = problems.iter().flatten();
+        if self.failure.is_none() {
+            self.failure = marked.clone().next().cloned();
+        }
+        self.failed_runs = self.failed_runs.max(marked.count());
+    }
+
     /// A command that was not run, and why.
     pub fn skipped(label: String, role: Role, why: String) -> CommandResult {
         CommandResult {
@@ -252,6 +284,20 @@ pub enum Target {
         /// The largest passing ratio.
         max: Option<f64>,
     },
+    /// Ratio of mean wall times, candidate over peer, at most `max` (no target when `None`):
+    /// for figures whose cost comes in rare large lumps (a scanner's scheduled full pass),
+    /// which a median hides.
+    MeanRatio {
+        /// The peer's label.
+        peer: String,
+        /// The largest passing ratio.
+        max: Option<f64>,
+    },
+    /// The candidate's median wall time strictly below `max_ms` milliseconds.
+    MedianBelow {
+        /// The limit, ms.
+        max_ms: f64,
+    },
     /// The candidate's peak RSS strictly below `max_mib` MiB.
     PeakRss {
         /// The limit, MiB.
@@ -281,12 +327,32 @@ impl Check {
         peer: &CommandResult,
         max: Option<f64>,
     ) -> Check {
+        let target = Target::MedianRatio {
+            peer: peer.label.clone(),
+            max,
+        };
+        Check::ratio(candidate, peer, target, max, |s| s.median)
+    }
+
+    /// Candidate's mean over peer's, against `max` (or for information when `None`).
+    pub fn mean_ratio(candidate: &CommandResult, peer: &CommandResult, max: Option<f64>) -> Check {
+        let target = Target::MeanRatio {
+            peer: peer.label.clone(),
+            max,
+        };
+        Check::ratio(candidate, peer, target, max, |s| s.mean)
+    }
+
+    fn ratio(
+        candidate: &CommandResult,
+        peer: &CommandResult,
+        target: Target,
+        max: Option<f64>,
+        statistic: fn(&Summary) -> f64,
+    ) -> Check {
         let mut check = Check {
             command: candidate.label.clone(),
-            target: Target::MedianRatio {
-                peer: peer.label.clone(),
-                max,
-            },
+            target,
             value: None,
             verdict: Verdict::Info,
             reason: None,
@@ -294,7 +360,7 @@ impl Check {
         // The ratio is shown even when a problem decides the verdict: a stand-in's figure still
         // tells whether the harness works.
         if let (Some(c), Some(p)) = (&candidate.wall_ms, &peer.wall_ms) {
-            check.value = stats::ratio(c.median, p.median);
+            check.value = stats::ratio(statistic(c), statistic(p));
         }
         (check.verdict, check.reason) = if let Some(why) = candidate.problem() {
             (Verdict::Fail, Some(why))
@@ -311,6 +377,25 @@ impl Check {
             }
         };
         check
+    }
+
+    /// Candidate's median wall time below `max_ms`: an absolute target, for what a user waits
+    /// for whatever the peers do.
+    pub fn median_below(candidate: &CommandResult, max_ms: f64) -> Check {
+        let value = candidate.wall_ms.as_ref().map(|w| w.median);
+        let (verdict, reason) = match (candidate.problem(), value) {
+            (Some(why), _) => (Verdict::Fail, Some(why)),
+            (None, Some(v)) if v < max_ms => (Verdict::Pass, None),
+            (None, Some(_)) => (Verdict::Fail, None),
+            (None, None) => (Verdict::Error, Some("no timed runs".to_string())),
+        };
+        Check {
+            command: candidate.label.clone(),
+            target: Target::MedianBelow { max_ms },
+            value,
+            verdict,
+            reason,
+        }
     }
 
     /// Candidate's peak RSS below `max_mib`.
@@ -339,6 +424,20 @@ impl Check {
                     None => format!("- vs {peer}"),
                 },
                 max.map_or("-".to_string(), |m| format!("<= {m:.2}x")),
+            ),
+            Target::MeanRatio { peer, max } => (
+                match self.value {
+                    Some(v) => format!("mean {v:.2}x {peer}"),
+                    None => format!("mean - vs {peer}"),
+                },
+                max.map_or("-".to_string(), |m| format!("<= {m:.2}x")),
+            ),
+            Target::MedianBelow { max_ms } => (
+                match self.value {
+                    Some(v) => format!("median {}", ms(v)),
+                    None => "median -".to_string(),
+                },
+                format!("< {max_ms:.0} ms"),
             ),
             Target::PeakRss { max_mib } => (
                 match self.value {
@@ -519,6 +618,72 @@ mod tests {
         assert!(!mentions_number(b"40701", 4070));
         assert!(mentions_number(b"40701 4070", 4070));
         assert!(!mentions_number(b"", 1));
+    }
+
+    #[test]
+    fn mean_ratio_compares_means_not_medians() {
+        let mut candidate = result("steady", 1.0);
+        candidate.samples_ms = vec![1.0, 1.0, 1.0, 1.0, 16.0];
+        candidate.wall_ms = stats::summarize(&candidate.samples_ms);
+        let cold = result("cold", 10.0);
+        let median = Check::median_ratio(&candidate, &cold, Some(0.2));
+        assert_eq!((median.verdict, median.value), (Verdict::Pass, Some(0.1)));
+        let mean = Check::mean_ratio(&candidate, &cold, Some(0.2));
+        assert_eq!((mean.verdict, mean.value), (Verdict::Fail, Some(0.4)));
+        assert_eq!(
+            mean.describe(),
+            ("mean 0.40x cold".into(), "<= 0.20x".into())
+        );
+    }
+
+    #[test]
+    fn median_below_is_an_absolute_target() {
+        let pass = Check::median_below(&result("pw", 99.0), 100.0);
+        assert_eq!((pass.verdict, pass.value), (Verdict::Pass, Some(99.0)));
+        assert_eq!(
+            pass.describe(),
+            ("median 99.0 ms".into(), "< 100 ms".into())
+        );
+        assert_eq!(
+            Check::median_below(&result("pw", 100.0), 100.0).verdict,
+            Verdict::Fail
+        );
+        let mut failing = result("pw", 1.0);
+        failing.set_run_problems(&[None, Some("port still bound".into())]);
+        let check = Check::median_below(&failing, 100.0);
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert!(check.reason.unwrap().contains("port still bound"));
+    }
+
+    #[test]
+    fn run_problems_count_runs_once_and_keep_the_first_failure() {
+        let mut r = result("pw", 1.0);
+        r.failed_runs = 1;
+        r.failure = Some("exit 1: boom".into());
+        r.set_run_problems(&[Some("exit 1".into()), None, Some("port still bound".into())]);
+        assert_eq!(r.failed_runs, 2);
+        assert_eq!(r.failure.as_deref(), Some("exit 1: boom"));
+        let mut clean = result("pw", 1.0);
+        clean.set_run_problems(&[None, Some("holder survived".into())]);
+        assert_eq!(clean.failed_runs, 1);
+        assert_eq!(clean.failure.as_deref(), Some("holder survived"));
+    }
+
+    #[test]
+    fn in_process_figures_have_no_rss_or_output() {
+        let r = CommandResult::in_process(
+            "scan",
+            "Scanner::scan",
+            Role::Candidate,
+            vec![2.0, 4.0],
+            &[None, None],
+        );
+        assert_eq!(r.wall_ms.map(|w| w.median), Some(3.0));
+        assert_eq!(
+            (r.peak_rss_kib, r.stdout_bytes, r.failed_runs),
+            (None, None, 0)
+        );
+        assert!(r.problem().is_none());
     }
 
     #[test]

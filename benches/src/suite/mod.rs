@@ -10,7 +10,40 @@ use crate::network::Network;
 use crate::peers::Tool;
 use crate::report::{CommandResult, Role};
 
+pub mod kill_port;
 pub mod scan;
+pub mod scan_steady;
+
+/// The background every suite but `scan` starts: processes each holding a few IPv4 TCP
+/// listeners on 127.0.0.1, so every walk of `/proc/*/fd` (portwarden's and the peers') is as
+/// long as on a machine running a big stack.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackgroundArgs {
+    /// Background processes holding IPv4 TCP listeners on 127.0.0.1.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    pub procs: usize,
+    /// Listening sockets each of those holds.
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub sockets: u8,
+}
+
+impl BackgroundArgs {
+    /// One entry per background process: its pw-fixture arguments.
+    pub fn plan(&self) -> Vec<Vec<String>> {
+        let one: Vec<String> = (0..self.sockets)
+            .flat_map(|_| ["--tcp".to_string(), "127.0.0.1:0".to_string()])
+            .collect();
+        vec![one; self.procs]
+    }
+
+    /// The setup line describing it.
+    pub fn describe(&self, listeners: usize) -> String {
+        format!(
+            "background: {} processes x {} TCP listeners on 127.0.0.1 ({listeners} listening)",
+            self.procs, self.sockets
+        )
+    }
+}
 
 /// What every suite gets: the run plan, the binaries, and the network it is in.
 #[derive(Debug, Clone)]
@@ -104,9 +137,17 @@ impl Lineup {
                     lineup.measure(ctx.portwarden.clone(), args, Role::Candidate);
                 }
                 Wanted::Peer(tool, args) => match tool.find() {
-                    Some(program) => lineup.measure(program, args, Role::Peer),
+                    Some(program) => {
+                        lineup.measure(program, args, Role::Peer);
+                        if let Some(spec) = lineup.specs.last_mut() {
+                            spec.label = std::iter::once(tool.label())
+                                .chain(args.iter().cloned())
+                                .collect::<Vec<_>>()
+                                .join(" ");
+                        }
+                    }
                     None => {
-                        let label = std::iter::once(tool.name.to_string())
+                        let label = std::iter::once(tool.label())
                             .chain(args.iter().cloned())
                             .collect::<Vec<_>>()
                             .join(" ");
@@ -140,5 +181,21 @@ impl Lineup {
                 Slot::Skipped(result) => Some(*result),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_background_is_procs_by_sockets() {
+        let plan = BackgroundArgs {
+            procs: 2,
+            sockets: 2,
+        }
+        .plan();
+        let one = ["--tcp", "127.0.0.1:0", "--tcp", "127.0.0.1:0"];
+        assert_eq!(plan, [one, one]);
     }
 }

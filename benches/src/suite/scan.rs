@@ -39,9 +39,11 @@ pub struct ScanArgs {
 /// One entry per fixture process: its pw-fixture arguments. The shared-socket fixture is last.
 pub fn fleet_plan(args: &ScanArgs, ipv6: bool) -> Vec<Vec<String>> {
     let tcp4 = || ["--tcp".to_string(), "127.0.0.1:0".to_string()];
-    let mut plan: Vec<Vec<String>> = (0..args.procs)
-        .map(|_| (0..args.sockets).flat_map(|_| tcp4()).collect())
-        .collect();
+    let background = suite::BackgroundArgs {
+        procs: args.procs,
+        sockets: args.sockets,
+    };
+    let mut plan = background.plan();
     for _ in 0..args.mixed {
         let mut mixed = vec!["--udp".to_string(), "127.0.0.1:0".to_string()];
         if ipv6 {

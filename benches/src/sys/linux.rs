@@ -127,14 +127,15 @@ pub fn wait4(pid: u32) -> io::Result<Reaped> {
 }
 
 /// Reaps one exited child (or adopted orphan) in process group `pgid` without blocking:
-/// `Some(pid)` when one was reaped, `None` when none has exited yet or none is left.
-pub fn reap_group(pgid: i32) -> io::Result<Option<u32>> {
+/// `Some((pid, how it ended))` when one was reaped, `None` when none has exited yet or none is
+/// left. Async-signal-safe.
+pub fn reap_group(pgid: i32) -> io::Result<Option<(u32, Exit)>> {
     let mut status = 0;
     // SAFETY: `status` outlives the call.
     let rc = unsafe { libc::waitpid(-pgid, &mut status, libc::WNOHANG) };
     match rc {
         0 => Ok(None),
-        pid if pid > 0 => Ok(Some(pid as u32)),
+        pid if pid > 0 => Ok(Some((pid as u32, exit_of(status)))),
         _ => {
             let err = io::Error::last_os_error();
             match err.raw_os_error() {
@@ -223,6 +224,23 @@ pub fn block_termination_signals() -> SignalsBlocked {
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
         SignalsBlocked { previous }
+    }
+}
+
+impl SignalsBlocked {
+    /// Makes `command`'s child start with the mask from before the block: a signal mask is
+    /// inherited across fork and exec, and std does not reset it.
+    pub fn unblock_in_child(&self, command: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let previous = self.previous;
+        // SAFETY: the closure runs between fork and exec and only calls pthread_sigmask, which
+        // is async-signal-safe, on a mask it owns.
+        unsafe {
+            command.pre_exec(move || {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+                Ok(())
+            });
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::{OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::Reaped;
+use super::{Exit, Reaped};
 
 fn unsupported<T>() -> io::Result<T> {
     Err(io::Error::new(
@@ -39,7 +39,7 @@ pub fn wait4(_pid: u32) -> io::Result<Reaped> {
 }
 
 /// Unsupported here.
-pub fn reap_group(_pgid: i32) -> io::Result<Option<u32>> {
+pub fn reap_group(_pgid: i32) -> io::Result<Option<(u32, Exit)>> {
     unsupported()
 }
 
@@ -68,6 +68,11 @@ pub fn reraise(_signal: i32) {}
 /// Does nothing here.
 #[derive(Debug)]
 pub struct SignalsBlocked;
+
+impl SignalsBlocked {
+    /// Does nothing here.
+    pub fn unblock_in_child(&self, _command: &mut std::process::Command) {}
+}
 
 /// Does nothing here.
 pub fn block_termination_signals() -> SignalsBlocked {

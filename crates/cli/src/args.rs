@@ -64,9 +64,78 @@ pub enum Command {
     /// Write the effective config (defaults filled in) to a file.
     #[command(long_flag = "export-config")]
     ExportConfig(ExportArgs),
+    /// Detect conflicts on the services' ports and resolve them under a strategy.
+    #[command(long_flag = "resolve")]
+    Resolve(ResolveArgs),
+    /// End our own strays: copies of our services holding our ports.
+    #[command(long_flag = "cleanup")]
+    Cleanup(CleanupArgs),
+    /// End whatever listens on exactly these ports (safety checks first).
+    #[command(long_flag = "kill-port")]
+    KillPort(KillPortArgs),
     /// The stack: up, status, stop, restart, logs, start-service, health-check, check.
     #[command(flatten)]
     Stack(StackCommand),
+}
+
+/// `resolve`.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// conservative, aggressive or intelligent (default: the config's conflict_resolution.strategy).
+    #[arg(long, value_name = "NAME")]
+    pub strategy: Option<String>,
+    /// Show the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before terminating processes (needed when there is no terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Allow ending other users' processes (with the privileges to do so).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Show what would be ended; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before ending processes (needed when there is no terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Allow ending other users' processes (with the privileges to do so).
+    #[arg(long)]
+    pub force: bool,
+    /// Time between the first signal and SIGKILL (default: conflict_resolution.grace_period).
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<crate::config::Duration>,
+}
+
+/// `kill-port`.
+#[derive(Debug, Args)]
+pub struct KillPortArgs {
+    /// The ports (exact: 3000 never touches 30001).
+    #[arg(required = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub ports: Vec<u16>,
+    /// Only this protocol (default: both).
+    #[arg(long, value_name = "tcp|udp")]
+    pub proto: Option<Protocol>,
+    /// The first signal (TERM, INT, HUP, KILL, ... or a number).
+    #[arg(long, default_value = "TERM")]
+    pub signal: procscan::Signal,
+    /// Time between the first signal and SIGKILL.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub grace: crate::config::Duration,
+    /// Allow ending other users' processes (with the privileges to do so).
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be ended; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before ending processes (needed when there is no terminal).
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 /// `scan`.

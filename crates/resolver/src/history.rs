@@ -217,8 +217,9 @@ pub fn records_of(plan: &Plan, report: &Report, now: SystemTime) -> Vec<HistoryR
         .collect()
 }
 
-/// `time` as RFC 3339 in UTC with milliseconds.
-pub(crate) fn rfc3339(time: SystemTime) -> String {
+/// `time` as RFC 3339 in UTC with milliseconds, e.g. `2026-11-29T05:44:58.123Z`: the format
+/// of history timestamps, exported so that programs rendering the history write times alike.
+pub fn rfc3339(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rest) = (secs / 86_400, secs % 86_400);

@@ -100,7 +100,7 @@ pub use detect::{Conflict, ConflictKind, DetectOptions, Holder, PortRole, detect
 pub use docker::{ContainerPort, DOCKER_PROXY, PublishedPort, parse_docker_proxy, published_ports};
 pub use error::{ClaimError, HistoryError, MemoryError, UnknownStrategy};
 pub use execute::{ExecuteOptions, default_policy, execute};
-pub use history::{History, HistoryLog, HistoryRecord, records_of};
+pub use history::{History, HistoryLog, HistoryRecord, records_of, rfc3339};
 pub use kill::{KillOptions, plan_cleanup, plan_kill_port};
 pub use level::ConflictLevel;
 pub use memory::PortMemory;

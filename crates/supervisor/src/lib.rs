@@ -82,7 +82,7 @@ pub use spec::{
 };
 pub use stack::Stack;
 pub use state::{ServiceRecord, StateFile, read_state};
-pub use status::{Health, ServiceState, ServiceStatus};
+pub use status::{Health, HealthStats, ServiceState, ServiceStatus};
 pub use sys::ExitInfo;
 
 /// The name of the environment variable that carries `service`'s port to every service

@@ -97,6 +97,95 @@ pub struct ServiceStatus {
     pub dropped_lines: u64,
     /// Why it failed or was blocked.
     pub reason: Option<String>,
+    /// The health checks run so far and their latencies.
+    pub health_checks: HealthStats,
+}
+
+/// Health-check counts and latencies of one service (latencies over its last
+/// [`HealthStats::WINDOW`] checks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthStats {
+    /// Checks run since the supervisor started.
+    pub checks: u64,
+    /// Of which failed.
+    pub failures: u64,
+    /// The last check's latency, in milliseconds.
+    pub last_ms: Option<u64>,
+    /// The median latency, in milliseconds.
+    pub p50_ms: Option<u64>,
+    /// The 95th percentile latency, in milliseconds.
+    pub p95_ms: Option<u64>,
+}
+
+impl HealthStats {
+    /// How many recent latencies the percentiles cover.
+    pub const WINDOW: usize = 256;
+}
+
+/// Where a health monitor records each check; read for [`ServiceStatus::health_checks`].
+#[derive(Debug, Default)]
+pub(crate) struct HealthRecorder {
+    checks: u64,
+    failures: u64,
+    /// Recent latencies in microseconds, oldest first.
+    recent: std::collections::VecDeque<u64>,
+}
+
+impl HealthRecorder {
+    pub(crate) fn record(&mut self, latency: Duration, healthy: bool) {
+        self.checks += 1;
+        if !healthy {
+            self.failures += 1;
+        }
+        if self.recent.len() == HealthStats::WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(latency.as_micros() as u64);
+    }
+
+    pub(crate) fn stats(&self) -> HealthStats {
+        let mut sorted: Vec<u64> = self.recent.iter().copied().collect();
+        sorted.sort_unstable();
+        // Nearest-rank percentile, in whole milliseconds (rounded up so 0.4 ms reads 1 ms).
+        let pick = |q: f64| -> Option<u64> {
+            let n = sorted.len();
+            (n > 0).then(|| {
+                let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+                sorted[rank - 1].div_ceil(1000)
+            })
+        };
+        HealthStats {
+            checks: self.checks,
+            failures: self.failures,
+            last_ms: self.recent.back().map(|us| us.div_ceil(1000)),
+            p50_ms: pick(0.50),
+            p95_ms: pick(0.95),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_stats_percentiles_and_window() {
+        let mut r = HealthRecorder::default();
+        assert_eq!(r.stats(), HealthStats::default());
+        for ms in 1..=100u64 {
+            r.record(Duration::from_millis(ms), ms % 10 != 0);
+        }
+        let s = r.stats();
+        assert_eq!((s.checks, s.failures), (100, 10));
+        assert_eq!(
+            (s.p50_ms, s.p95_ms, s.last_ms),
+            (Some(50), Some(95), Some(100))
+        );
+        for _ in 0..HealthStats::WINDOW {
+            r.record(Duration::from_millis(7), true);
+        }
+        assert_eq!(r.stats().p95_ms, Some(7), "old latencies leave the window");
+    }
 }
 
 impl ServiceStatus {

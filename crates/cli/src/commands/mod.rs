@@ -2,8 +2,12 @@
 
 mod claims;
 mod classify;
+mod cleanup;
 mod export;
+mod kill_port;
 mod port;
+mod resolution;
+mod resolve;
 mod scan;
 mod service;
 mod stack;
@@ -75,6 +79,9 @@ pub fn dispatch(cli: &Cli, out: Output) -> CliResult {
         Command::Port(args) => port::run(&ctx, args),
         Command::Service(args) => service::run(&ctx, args),
         Command::ExportConfig(args) => export::run(&ctx, args),
+        Command::Resolve(args) => resolve::run(&ctx, args),
+        Command::Cleanup(args) => cleanup::run(&ctx, args),
+        Command::KillPort(args) => kill_port::run(&ctx, args),
         Command::Stack(command) => stack::dispatch(&ctx, command),
     }
 }

@@ -49,7 +49,7 @@ pub fn run(ctx: &Context<'_>, args: &ScanArgs) -> CliResult {
     };
     let snapshot = procscan::snapshot(&options)
         .map_err(|e| CliError::failure(format!("cannot read the socket table: {e}")))?;
-    let classifier = Classifier::new(loaded.as_ref().map(|l| &l.config));
+    let classifier = Classifier::new(loaded.as_ref().map(|l| &l.config))?;
     let rows: Vec<Row<'_>> = snapshot
         .listeners()
         .filter(|s| {
@@ -66,7 +66,7 @@ pub fn run(ctx: &Context<'_>, args: &ScanArgs) -> CliResult {
                 address: socket.local.ip().to_string(),
                 port: socket.port(),
                 service,
-                class: classifier.classify(socket, &snapshot, service),
+                class: classifier.classify(socket, &snapshot),
                 processes: snapshot.holders(socket).collect(),
             }
         })

@@ -200,3 +200,20 @@ pub enum Strategy {
     /// Choose per conflict from what holds the port.
     Intelligent,
 }
+
+impl Strategy {
+    /// The name, as the config file and `resolver::strategy_by_name` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Conservative => "conservative",
+            Strategy::Aggressive => "aggressive",
+            Strategy::Intelligent => "intelligent",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

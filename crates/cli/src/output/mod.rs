@@ -61,11 +61,17 @@ impl Output {
         self.write(&format!("{text}\n"))
     }
 
-    /// Writes one pretty-printed JSON document to stdout.
+    /// Writes one JSON document to stdout: indented for a terminal, compact for a pipe (where
+    /// a program reads it, and a large scan serializes faster).
     pub fn json_document(&self, value: &impl Serialize) -> CliResult {
+        use std::io::IsTerminal;
         // Serialize first and write once: stdout is line-buffered, and writing through it
         // directly would cost one write(2) per line of pretty JSON.
-        let mut buffer = serde_json::to_vec_pretty(value)?;
+        let mut buffer = if std::io::stdout().is_terminal() {
+            serde_json::to_vec_pretty(value)?
+        } else {
+            serde_json::to_vec(value)?
+        };
         buffer.push(b'\n');
         let mut out = std::io::stdout().lock();
         out.write_all(&buffer)?;

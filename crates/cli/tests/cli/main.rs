@@ -12,5 +12,6 @@ mod detached;
 mod foreground;
 mod inspect;
 mod recovery;
+mod resolve;
 mod stack_support;
 mod support;

@@ -27,7 +27,7 @@ use crate::restart::Tracker;
 use crate::spec::{Condition, ServiceSpec};
 use crate::stack::Stack;
 use crate::state::{self, ServiceRecord, StateFile};
-use crate::status::{Health, ServiceState, ServiceStatus};
+use crate::status::{Health, HealthRecorder, ServiceState, ServiceStatus};
 use crate::sys::{self, ExitInfo};
 
 /// A reply to a command.
@@ -195,6 +195,8 @@ struct Unit {
     stopping: Option<Stopping>,
     dropped: Arc<AtomicU64>,
     log: Arc<Mutex<LogFile>>,
+    /// Every health check's latency and result, kept across restarts.
+    health_record: Arc<Mutex<HealthRecorder>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,6 +311,7 @@ impl Controller {
                     pending_exit: None,
                     stopping: None,
                     dropped: Arc::default(),
+                    health_record: Arc::default(),
                     log: Arc::new(Mutex::new(LogFile::new(
                         log_path,
                         options.log_max_bytes,
@@ -613,6 +616,11 @@ impl Controller {
                 time_to_healthy: u.time_to_healthy,
                 dropped_lines: u.dropped.load(Ordering::Relaxed),
                 reason: u.reason.clone(),
+                health_checks: u
+                    .health_record
+                    .lock()
+                    .map(|r| r.stats())
+                    .unwrap_or_default(),
             })
             .collect()
     }

@@ -411,6 +411,7 @@ impl Controller {
                     ctx,
                     unit.spec.health_timing.clone(),
                     now,
+                    Arc::clone(&unit.health_record),
                     Box::new(move |news| {
                         let _ = tx.send(Msg::Health {
                             unit: i,

@@ -1,12 +1,13 @@
 //! Runs a service's health checks on a thread of their own: a fast startup phase, then the
 //! steady interval; at most one check in flight, each bounded by its timeout.
 
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{HealthCheck, HealthContext, HealthResult};
 use crate::spec::HealthTiming;
+use crate::status::HealthRecorder;
 
 /// What the monitor tells the supervisor. The monitor ends after `StartupFailed` or
 /// `Unhealthy`.
@@ -36,6 +37,7 @@ pub(crate) fn start(
     ctx: HealthContext,
     timing: HealthTiming,
     spawned_at: Instant,
+    record: Arc<Mutex<HealthRecorder>>,
     report: Box<dyn Fn(HealthNews) + Send>,
 ) -> MonitorHandle {
     let (stop_tx, stop_rx) = mpsc::channel();
@@ -47,6 +49,7 @@ pub(crate) fn start(
             timing,
             stop: stop_rx,
             in_flight: None,
+            record,
         }
         .run(spawned_at, &*report)
     });
@@ -63,6 +66,8 @@ struct Monitor {
     stop: Receiver<()>,
     /// A check that overran its timeout and has not returned yet.
     in_flight: Option<Receiver<HealthResult>>,
+    /// Each check's latency and result.
+    record: Arc<Mutex<HealthRecorder>>,
 }
 
 impl Monitor {
@@ -162,6 +167,7 @@ impl Monitor {
                 }
             }
         }
+        let started = Instant::now();
         let (tx, rx) = mpsc::channel();
         let check = Arc::clone(&self.check);
         let ctx = self.ctx.clone();
@@ -177,7 +183,12 @@ impl Monitor {
         }
         // A little grace, so checks that honour the timeout report their own reason.
         let limit = self.timing.timeout + Duration::from_millis(50);
-        match rx.recv_timeout(limit) {
+        let result = rx.recv_timeout(limit);
+        let healthy = matches!(result, Ok(HealthResult::Healthy));
+        if let Ok(mut record) = self.record.lock() {
+            record.record(started.elapsed(), healthy);
+        }
+        match result {
             Ok(result) => Some(result),
             Err(RecvTimeoutError::Timeout) => {
                 self.in_flight = Some(rx);

@@ -87,7 +87,13 @@ fn a_hanging_endpoint_is_timed_out_without_pile_up_and_the_service_restarted() {
     assert_ne!(first, second);
     assert!(!testkit::pid_alive(first));
     run.wait_for(LONG, healthy("api"));
-    assert_eq!(run.handle.service_status("api").unwrap().restarts, 1);
+    let status = run.handle.service_status("api").unwrap();
+    assert_eq!(status.restarts, 1);
+    // Every check was recorded, the timed-out ones at their full wait (at least 150 ms).
+    let stats = status.health_checks;
+    assert!(stats.failures >= 3, "{stats:?}");
+    assert!(stats.checks > stats.failures, "{stats:?}");
+    assert!(stats.p95_ms.is_some_and(|p| p >= 150), "{stats:?}");
     run.shutdown().unwrap();
     assert_eq!(check.most_in_flight.load(Ordering::SeqCst), 1);
 }

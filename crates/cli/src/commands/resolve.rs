@@ -1,0 +1,101 @@
+//! `portwarden resolve`: detect conflicts on the services' ports, plan under a strategy, and
+//! (unless `--dry-run`) carry the plan out, verify it and record it.
+
+use procscan::ScanOptions;
+use resolver::PortMemory;
+use serde::Serialize;
+
+use super::Context;
+use super::resolution::{self, AuditPaths};
+use crate::args::ResolveArgs;
+use crate::exit::{self, CliError, CliResult};
+
+#[derive(Debug, Serialize)]
+struct Document<'a> {
+    schema: &'static str,
+    strategy: &'a str,
+    dry_run: bool,
+    plan: &'a resolver::Plan,
+    report: Option<&'a resolver::Report>,
+}
+
+pub fn run(ctx: &Context<'_>, args: &ResolveArgs) -> CliResult {
+    let loaded = ctx.require_config()?;
+    let config = &loaded.config;
+    let paths = AuditPaths::of(&loaded);
+    let memory = PortMemory::load(&paths.memory).map_err(|e| CliError::new(exit::FAILURE, e))?;
+    let claims = resolution::claims(config, Some(&memory))?;
+    let strategy_name = args
+        .strategy
+        .clone()
+        .unwrap_or_else(|| config.conflict_resolution.strategy.to_string());
+    let strategy =
+        resolver::strategy_by_name(&strategy_name).map_err(|e| CliError::new(exit::USAGE, e))?;
+    let snapshot = procscan::snapshot(&ScanOptions::default())
+        .map_err(|e| CliError::failure(format!("cannot read the socket table: {e}")))?;
+    let options = resolution::plan_options(config, args.force);
+    let plan = resolver::plan(&claims, &snapshot, &*strategy, &options);
+
+    let out = &ctx.out;
+    if args.dry_run {
+        if out.json {
+            return out.json_document(&Document {
+                schema: "portwarden.resolve/1",
+                strategy: &strategy_name,
+                dry_run: true,
+                plan: &plan,
+                report: None,
+            });
+        }
+        out.write(&resolution::render_plan(out, &plan))?;
+        out.line(format!(
+            "\ndry run with strategy {strategy_name}: nothing was changed"
+        ))?;
+        return if plan.unresolved().next().is_some() {
+            Err(CliError::new(
+                exit::CONFLICT,
+                "some conflicts cannot be resolved with this strategy",
+            ))
+        } else {
+            Ok(())
+        };
+    }
+    if resolution::is_destructive(&plan) {
+        if !out.json {
+            out.write(&resolution::render_plan(out, &plan))?;
+        }
+        if !resolution::confirm(out, args.yes, "terminate the processes listed above")? {
+            return Err(CliError::new(
+                exit::REFUSED,
+                "not confirmed: nothing was changed",
+            ));
+        }
+    }
+    let context = resolution::classify_context(config);
+    let report = resolver::execute(
+        &plan,
+        &resolution::execute_options(&context, args.force, false),
+    );
+    resolution::record(out, &paths, &plan, &report);
+    if out.json {
+        out.json_document(&Document {
+            schema: "portwarden.resolve/1",
+            strategy: &strategy_name,
+            dry_run: false,
+            plan: &plan,
+            report: Some(&report),
+        })?;
+    } else {
+        // A destructive plan was shown before the confirmation; show any other non-trivial one.
+        let eventful = plan
+            .entries
+            .iter()
+            .any(|e| e.decision != resolver::Decision::Keep);
+        if eventful && !resolution::is_destructive(&plan) {
+            out.write(&resolution::render_plan(out, &plan))?;
+            out.line("")?;
+        }
+        out.write(&resolution::render_report(out, &report))?;
+    }
+    resolution::report_exit(&report)
+}
