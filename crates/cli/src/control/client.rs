@@ -24,7 +24,9 @@ impl Client {
     /// Connects to the project's supervisor; `Ok(None)` when none answers (no socket, or a
     /// socket a dead supervisor left behind).
     pub fn connect(paths: &StatePaths) -> CliResult<Option<Client>> {
-        let path = paths.socket_to_connect();
+        let Some(path) = paths.socket_to_connect() else {
+            return Ok(None);
+        };
         match UnixStream::connect(&path) {
             Ok(stream) => {
                 let writer = stream.try_clone().map_err(|e| {

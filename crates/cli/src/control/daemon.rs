@@ -110,6 +110,21 @@ fn log_tail(paths: &StatePaths) -> String {
     }
 }
 
+/// Stops a daemon that is of no use: SIGTERM (it stops its services in order), SIGKILL after
+/// 30 s.
+pub fn stop(daemon: &mut Child) {
+    if let Ok(pid) = i32::try_from(daemon.id()) {
+        // SAFETY: kill(2) on our own child, which has not been reaped yet.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    if !wait_exit(daemon, Duration::from_secs(30)) {
+        let _ = daemon.kill();
+    }
+    let _ = daemon.wait();
+}
+
 /// Waits up to `limit` for the daemon to exit.
 pub fn wait_exit(daemon: &mut Child, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;

@@ -92,6 +92,7 @@ fn info(served: &Served) -> SupervisorInfo {
 
 /// The `status` answer.
 pub fn status(served: &Served) -> StatusReport {
+    served.metrics.refresh_new_groups();
     let now = SystemTime::now();
     let services = served
         .handle

@@ -104,11 +104,13 @@ impl StatePaths {
         fs::create_dir_all(&self.logs)
     }
 
-    /// Where a client finds the socket: the recorded place, else the usual one.
-    pub fn socket_to_connect(&self) -> PathBuf {
+    /// Where a client finds the socket: the recorded place, else the usual one; `None` when
+    /// the usual place is too long to be a socket and nothing is recorded (no supervisor has
+    /// bound one yet).
+    pub fn socket_to_connect(&self) -> Option<PathBuf> {
         match fs::read_to_string(&self.socket_record) {
-            Ok(text) if !text.trim().is_empty() => PathBuf::from(text.trim()),
-            _ => self.socket.clone(),
+            Ok(text) if !text.trim().is_empty() => Some(PathBuf::from(text.trim())),
+            _ => (self.socket.as_os_str().len() <= MAX_SOCKET_PATH).then(|| self.socket.clone()),
         }
     }
 
@@ -295,7 +297,7 @@ mod tests {
         let socket = paths.socket_for_binding().expect("a socket path");
         assert!(socket.as_os_str().len() <= MAX_SOCKET_PATH, "{socket:?}");
         assert_ne!(socket, paths.socket);
-        assert_eq!(paths.socket_to_connect(), socket);
+        assert_eq!(paths.socket_to_connect(), Some(socket.clone()));
         let mode = fs::metadata(socket.parent().expect("folder"))
             .expect("folder exists")
             .mode();
@@ -308,7 +310,7 @@ mod tests {
         let paths = StatePaths::new(dir.path().join(".portwarden"));
         paths.ensure().expect("state folder");
         assert_eq!(paths.socket_for_binding().expect("path"), paths.socket);
-        assert_eq!(paths.socket_to_connect(), paths.socket);
+        assert_eq!(paths.socket_to_connect(), Some(paths.socket.clone()));
         let mode = fs::metadata(&paths.dir).expect("exists").mode();
         assert_eq!(mode & 0o777, 0o700);
     }

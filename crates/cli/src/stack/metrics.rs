@@ -36,6 +36,7 @@ struct Sample {
 /// The sampler. Stops when dropped (or [`Metrics::stop`]).
 #[derive(Debug)]
 pub struct Metrics {
+    handle: SupervisorHandle,
     samples: Arc<Mutex<HashMap<u32, Sample>>>,
     stop: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -48,11 +49,12 @@ impl Metrics {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (samples, stop) = (Arc::clone(&samples), Arc::clone(&stop));
+            let handle = handle.clone();
             std::thread::Builder::new()
                 .name("portwarden-metrics".into())
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        sample(&handle, &samples);
+                        sample(&handle, &samples, false);
                         let until = Instant::now() + INTERVAL;
                         while Instant::now() < until && !stop.load(Ordering::Relaxed) {
                             std::thread::sleep(Duration::from_millis(50));
@@ -63,9 +65,26 @@ impl Metrics {
                 .ok()
         };
         Metrics {
+            handle,
             samples,
             stop,
             thread: Mutex::new(thread),
+        }
+    }
+
+    /// Samples now when a service's group has no figures yet (it started since the last
+    /// sample), so that `status` right after a start or restart shows them.
+    pub fn refresh_new_groups(&self) {
+        let missing = {
+            let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+            self.handle
+                .status()
+                .iter()
+                .filter_map(|s| s.pgid)
+                .any(|g| !samples.contains_key(&g))
+        };
+        if missing {
+            sample(&self.handle, &self.samples, true);
         }
     }
 
@@ -91,11 +110,20 @@ impl Drop for Metrics {
     }
 }
 
-fn sample(handle: &SupervisorHandle, samples: &Mutex<HashMap<u32, Sample>>) {
+/// Samples every service group (`only_new`: only those without figures, keeping the others'
+/// last samples so their CPU share stays measured over a full interval).
+fn sample(handle: &SupervisorHandle, samples: &Mutex<HashMap<u32, Sample>>, only_new: bool) {
+    let known: HashSet<u32> = if only_new {
+        let samples = samples.lock().unwrap_or_else(|p| p.into_inner());
+        samples.keys().copied().collect()
+    } else {
+        HashSet::new()
+    };
     let groups: Vec<(u32, Option<SystemTime>)> = handle
         .status()
         .into_iter()
         .filter_map(|s| Some((s.pgid?, s.started_at)))
+        .filter(|(g, _)| !known.contains(g))
         .collect();
     let pgids: HashSet<u32> = groups.iter().map(|(g, _)| *g).collect();
     let usage = sys::group_usage(&pgids);
@@ -133,7 +161,11 @@ fn sample(handle: &SupervisorHandle, samples: &Mutex<HashMap<u32, Sample>>) {
             },
         );
     }
-    *samples = next;
+    if only_new {
+        samples.extend(next);
+    } else {
+        *samples = next;
+    }
 }
 
 fn percent(ticks: u64, hz: f64, seconds: f64) -> f64 {

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -44,6 +43,15 @@ pub fn run(ctx: &Context<'_>, prepared: Prepared, mode: Mode) -> CliResult {
         start_order,
         decisions,
     } = prepared;
+    // Signals are caught from the start: one that comes before the supervisor runs stops it
+    // as soon as it does, instead of killing us with services half started.
+    let stopper = Arc::new(Stopper::new(ctx.out, mode));
+    {
+        let stopper = Arc::clone(&stopper);
+        signals::watch(&[SIGINT, SIGTERM, SIGHUP], move |signal| {
+            stopper.signal(signal)
+        })?;
+    }
     let hub = Hub::new();
     let ports: BTreeMap<String, u16> = built
         .specs
@@ -152,27 +160,7 @@ pub fn run(ctx: &Context<'_>, prepared: Prepared, mode: Mode) -> CliResult {
             None
         }
     };
-    {
-        let served = Arc::clone(&served);
-        let out = ctx.out;
-        let received = AtomicU32::new(0);
-        signals::watch(&[SIGINT, SIGTERM, SIGHUP], move |signal| {
-            let n = received.fetch_add(1, Ordering::SeqCst);
-            served.set_phase(Phase::Stopping);
-            if n == 0 {
-                log::info!("signal {signal}: stopping the stack");
-                if mode == Mode::Foreground && !out.json {
-                    out.note(out.paint(
-                        Style::Yellow,
-                        "stopping the stack (Ctrl-C again to kill it at once)",
-                    ));
-                }
-            } else {
-                log::warn!("signal {signal} again: killing the stack");
-            }
-            served.handle.shutdown();
-        })?;
-    }
+    stopper.serve(Arc::clone(&served));
 
     let mut display = Display::new(ctx, &built.metas, mode, &paths.startup_log);
     let mut ready = false;
@@ -232,6 +220,63 @@ pub fn run(ctx: &Context<'_>, prepared: Prepared, mode: Mode) -> CliResult {
             "{reason}; the stack was stopped"
         ))),
         None => Ok(()),
+    }
+}
+
+/// What a signal does: the first stops the stack in order, the next ones kill it at once
+/// (the supervisor escalates on a second shutdown request).
+struct Stopper {
+    out: crate::output::Output,
+    mode: Mode,
+    inner: Mutex<StopperInner>,
+}
+
+#[derive(Default)]
+struct StopperInner {
+    served: Option<Arc<Served>>,
+    received: u32,
+}
+
+impl Stopper {
+    fn new(out: crate::output::Output, mode: Mode) -> Stopper {
+        Stopper {
+            out,
+            mode,
+            inner: Mutex::new(StopperInner::default()),
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.received += 1;
+        log::info!("signal {signal} (number {} received)", inner.received);
+        if let Some(served) = &inner.served {
+            self.stop(served, inner.received);
+        }
+    }
+
+    /// From now on signals stop `served`; signals that came earlier do so now.
+    fn serve(&self, served: Arc<Served>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for n in 1..=inner.received {
+            self.stop(&served, n);
+        }
+        inner.served = Some(served);
+    }
+
+    fn stop(&self, served: &Served, n: u32) {
+        served.set_phase(Phase::Stopping);
+        if n == 1 {
+            if self.mode == Mode::Foreground && !self.out.json {
+                self.out.note(self.out.paint(
+                    Style::Yellow,
+                    "stopping the stack (Ctrl-C again to kill it at once)",
+                ));
+            }
+        } else {
+            log::warn!("signal number {n}: killing the stack");
+        }
+        served.handle.shutdown();
     }
 }
 

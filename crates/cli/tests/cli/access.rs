@@ -38,7 +38,11 @@ fn another_user_cannot_use_the_control_socket() {
     // As created, the state folder keeps it away from the socket.
     let out = as_other();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("ermission denied"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ermission denied"),
+        "{}",
+        stderr(&out)
+    );
 
     // Even with the folder and the socket opened to everyone, the supervisor checks who
     // connects (SO_PEERCRED) and refuses.
@@ -46,7 +50,13 @@ fn another_user_cannot_use_the_control_socket() {
     open(&state, 0o755);
     open(&state.join("control.sock"), 0o666);
     let out = as_other();
-    assert_eq!(out.status.code(), Some(5), "{}{}", crate::support::stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}{}",
+        crate::support::stdout(&out),
+        stderr(&out)
+    );
     assert!(
         stderr(&out).contains(&format!("uid {uid} may not control this stack")),
         "{}",

@@ -24,13 +24,21 @@ fn health_check_reports_the_result_and_its_latency() {
 
     let out = project.run(&["--health-check", "api"]);
     assert!(out.status.success());
-    assert!(stdout(&out).starts_with("api  healthy in "), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("api  healthy in "),
+        "{}",
+        stdout(&out)
+    );
 
     drop(server);
     let out = project.run(&["health-check", "api"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("unhealthy"), "{}", stdout(&out));
-    assert!(stderr(&out).contains("api is unhealthy"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("api is unhealthy"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = project.run(&["health-check", "nope"]);
     assert_eq!(out.status.code(), Some(6));
@@ -68,7 +76,12 @@ services:
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["kind"].as_str().unwrap(), p["service"].as_str().unwrap_or("")))
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap(),
+                p["service"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     for expected in [
         ("command_not_found", "lost"),
@@ -76,7 +89,10 @@ services:
         ("remote_health_url", "remote"),
         ("port_conflict", "squeezed"),
     ] {
-        assert!(kinds.contains(&expected), "{expected:?} missing from {kinds:?}");
+        assert!(
+            kinds.contains(&expected),
+            "{expected:?} missing from {kinds:?}"
+        );
     }
     // Nothing was started, nothing was stopped.
     assert!(testkit::pid_alive(holder.pid()));
@@ -88,5 +104,9 @@ services:
     ));
     let out = good.run(&["check"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("the stack can start"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("the stack can start"),
+        "{}",
+        stdout(&out)
+    );
 }

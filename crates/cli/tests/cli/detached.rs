@@ -43,7 +43,11 @@ fn a_detached_stack_is_controlled_from_other_processes() {
     // stop api: api gone and its port free; the rest untouched.
     let out = project.run(&["stop", "api"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains(&format!("port {api_port} is free")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("port {api_port} is free")),
+        "{}",
+        stdout(&out)
+    );
     assert!(!testkit::pid_alive(api));
     assert!(port_is_free(api_port));
     let status = project.status();
@@ -73,22 +77,39 @@ fn a_detached_stack_is_controlled_from_other_processes() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert!(!lines.is_empty() && lines.len() <= 5, "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("listening on")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("listening on")),
+        "{lines:?}"
+    );
     let out = project.run(&["logs", "--tail", "1"]);
     let all = stdout(&out);
     for name in ["api", "web", "worker"] {
-        assert!(all.lines().any(|l| l.starts_with(name) && l.contains(" | ")), "{all}");
+        assert!(
+            all.lines()
+                .any(|l| l.starts_with(name) && l.contains(" | ")),
+            "{all}"
+        );
     }
 
     // stop: everything ends, the supervisor exits, nothing is left.
     let supervisor = status["supervisor"]["pid"].as_u64().unwrap() as u32;
     let out = project.run(&["stop"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert!(testkit::wait_until(Duration::from_secs(5), || !testkit::pid_alive(supervisor)));
-    assert!(project.processes().is_empty(), "left: {:?}", project.processes());
+    assert!(testkit::wait_until(Duration::from_secs(5), || {
+        !testkit::pid_alive(supervisor)
+    }));
+    assert!(
+        project.processes().is_empty(),
+        "left: {:?}",
+        project.processes()
+    );
     assert!(!project.path().join(".portwarden/state.json").exists());
     assert!(!project.path().join(".portwarden/control.sock").exists());
     let out = project.run(&["status"]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no supervisor is running"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no supervisor is running"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -109,7 +109,11 @@ fn a_dependency_that_never_becomes_healthy_keeps_its_dependents_from_starting() 
     // For people: a line says why app did not start.
     let out = project.run(&["up"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("app  not started: dependency `db` failed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("app  not started: dependency `db` failed"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -126,10 +130,18 @@ fn a_cycle_stops_check_and_up_naming_it() {
     );
     let check = project.run(&["check"]);
     assert_eq!(check.status.code(), Some(1));
-    assert!(stdout(&check).contains("dependency cycle: a -> b -> a"), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("dependency cycle: a -> b -> a"),
+        "{}",
+        stdout(&check)
+    );
     let up = project.run(&["up"]);
     assert!(!up.status.success());
-    assert!(stderr(&up).contains("dependency cycle: a -> b -> a"), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains("dependency cycle: a -> b -> a"),
+        "{}",
+        stderr(&up)
+    );
     assert!(project.processes().is_empty());
 }
 
@@ -174,7 +186,8 @@ fn a_taken_port_moves_the_service_and_its_dependent_gets_the_new_one() {
     );
     // The squatter was left alone, and the move is in the history.
     assert!(testkit::pid_alive(squatter.pid()));
-    let history = std::fs::read_to_string(project.path().join(".portwarden/history.jsonl")).unwrap();
+    let history =
+        std::fs::read_to_string(project.path().join(".portwarden/history.jsonl")).unwrap();
     assert!(history.contains("\"service\":\"api\""), "{history}");
 
     up.interrupt();
@@ -198,4 +211,35 @@ fn the_demo_stack_starts_in_order_within_seconds() {
     assert!(line("api", "healthy") < line("web", "started"), "{text}");
     assert!(line("api", "healthy") < line("worker", "started"), "{text}");
     assert!(text.contains(&format!("http://127.0.0.1:{web}")), "{text}");
+}
+
+#[test]
+fn a_second_ctrl_c_kills_what_ignores_the_first() {
+    // It listens only once it ignores SIGTERM: healthy means stubborn.
+    let project = Project::new(&format!(
+        "services:
+  stubborn:
+    port: {}
+    startup_command: exec @FIXTURE@ --ignore-term --tcp 127.0.0.1:{{port}}
+    stop_timeout: 60s
+",
+        free_port()
+    ));
+    let mut up = Foreground::start(&project, &[]);
+    up.wait_for("stack_ready");
+    let pid = up.of_type("spawned")[0]["pid"].as_u64().unwrap() as u32;
+    up.interrupt();
+    up.wait_for("stopping");
+    assert!(testkit::pid_alive(pid), "it ignores SIGTERM");
+    let started = std::time::Instant::now();
+    up.interrupt();
+    let (status, err) = up.finish();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the second Ctrl-C does not wait for the 60 s stop timeout"
+    );
+    assert!(status.success(), "{err}");
+    assert!(!testkit::pid_alive(pid));
+    let exited = up.of_type("exited");
+    assert_eq!(exited[0]["signal"], 9, "{exited:?}");
 }

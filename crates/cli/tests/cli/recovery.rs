@@ -21,7 +21,9 @@ fn a_killed_supervisor_is_replaced_with_exactly_one_copy_of_each_service() {
     unsafe {
         libc::kill(supervisor as i32, libc::SIGKILL);
     }
-    assert!(testkit::wait_until(Duration::from_secs(5), || !testkit::pid_alive(supervisor)));
+    assert!(testkit::wait_until(Duration::from_secs(5), || {
+        !testkit::pid_alive(supervisor)
+    }));
 
     // No supervisor answers; what it left is listed.
     let out = project.run(&["status", "--json"]);
@@ -29,13 +31,24 @@ fn a_killed_supervisor_is_replaced_with_exactly_one_copy_of_each_service() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["running"], false);
     assert_eq!(doc["services"].as_array().unwrap().len(), 3, "{doc:#}");
-    assert!(stderr(&out).contains("left 3 services running"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("left 3 services running"),
+        "{}",
+        stderr(&out)
+    );
 
     // The next up -d stops them first, then starts one copy of each.
     let out = project.up_detached();
-    assert!(stdout(&out).contains("left running by an earlier supervisor"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("left running by an earlier supervisor"),
+        "{}",
+        stdout(&out)
+    );
     for pid in before {
-        assert!(!testkit::pid_alive(pid), "pid {pid} of the killed supervisor lives on");
+        assert!(
+            !testkit::pid_alive(pid),
+            "pid {pid} of the killed supervisor lives on"
+        );
     }
     let status = project.status();
     for name in ["api", "web", "worker"] {
@@ -65,6 +78,10 @@ fn two_projects_run_side_by_side() {
     assert!(one.processes().is_empty());
     let after = two.status();
     for name in ["api", "web", "worker"] {
-        assert_eq!(pid_of(&after, name), pid_of(&s2, name), "{name} of project two");
+        assert_eq!(
+            pid_of(&after, name),
+            pid_of(&s2, name),
+            "{name} of project two"
+        );
     }
 }

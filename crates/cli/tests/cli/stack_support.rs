@@ -38,11 +38,15 @@ impl Project {
     pub fn new(yaml: &str) -> Project {
         let dir = TempDir::new().unwrap();
         let yaml = yaml
-            .replace("@DEMO_API@", &testkit::bin_path("demo-api").display().to_string())
+            .replace(
+                "@DEMO_API@",
+                &testkit::bin_path("demo-api").display().to_string(),
+            )
             .replace(
                 "@DEMO_WORKER@",
                 &testkit::bin_path("demo-worker").display().to_string(),
-            );
+            )
+            .replace("@FIXTURE@", &testkit::fixture_path().display().to_string());
         let config = crate::support::write_config(dir.path(), &yaml);
         let marker = format!("{}", dir.path().display());
         Project {
@@ -100,7 +104,11 @@ impl Project {
     pub fn live_copies(&self, service: &str) -> Vec<u32> {
         marked_processes(&self.marker)
             .into_iter()
-            .filter(|&pid| environ(pid).iter().any(|v| v == &format!("PORTWARDEN_SERVICE={service}")))
+            .filter(|&pid| {
+                environ(pid)
+                    .iter()
+                    .any(|v| v == &format!("PORTWARDEN_SERVICE={service}"))
+            })
             .collect()
     }
 
@@ -191,7 +199,8 @@ pub fn try_run_limited(cmd: &mut Command, limit: Duration) -> Result<Output, Out
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let collect = |rx: Receiver<Vec<u8>>| rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+    let collect =
+        |rx: Receiver<Vec<u8>>| rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
     match status {
         Some(status) => Ok(Output {
             status,
@@ -344,10 +353,16 @@ impl Foreground {
         while self.read_one(deadline).is_some() {}
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                let err = self.stderr.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+                let err = self
+                    .stderr
+                    .recv_timeout(Duration::from_secs(5))
+                    .unwrap_or_default();
                 return (status, String::from_utf8_lossy(&err).into_owned());
             }
-            assert!(Instant::now() < deadline, "portwarden up did not exit in time");
+            assert!(
+                Instant::now() < deadline,
+                "portwarden up did not exit in time"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }

@@ -33,8 +33,7 @@ pub fn run(ctx: &Context<'_>, args: &UpArgs) -> CliResult {
         Ok(client) => client,
         Err(e) => {
             // Never leave a half-started daemon behind.
-            let _ = child.kill();
-            let _ = child.wait();
+            daemon::stop(&mut child);
             return Err(e);
         }
     };
