@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant, SystemTime};
 
 use supervisor::{Event, Health, ServiceState, ServiceStatus};
@@ -431,7 +432,12 @@ fn stop_all(served: &Served, names: &BTreeSet<String>, deadline: Instant) -> Res
 }
 
 /// Serves a stream request: the reply, then items until the end.
-pub fn stream(request: Request, served: &Served, writer: &mut impl Write) -> io::Result<()> {
+///
+/// A stream ends when the stack stops, or when the client goes away (noticed at the next
+/// write, or within a second while nothing is sent).
+pub fn stream(request: Request, served: &Served, stream: &UnixStream) -> io::Result<()> {
+    let writer = &mut &*stream;
+    let alive = || !crate::sys::peer_closed(stream);
     match request {
         Request::Events { replay, services } => {
             if let Err(reply_error) = named(served, &services) {
@@ -439,7 +445,7 @@ pub fn stream(request: Request, served: &Served, writer: &mut impl Write) -> io:
             }
             let subscription = served.hub.subscribe(replay);
             reply(writer, &Reply::success(info(served)))?;
-            while let Some(event) = subscription.recv() {
+            while let Some(event) = subscription.recv_while(alive) {
                 let wanted = services.is_empty()
                     || event
                         .service()
@@ -455,7 +461,7 @@ pub fn stream(request: Request, served: &Served, writer: &mut impl Write) -> io:
             served.set_phase(super::server::Phase::Stopping);
             served.handle.shutdown();
             reply(writer, &Reply::success(info(served)))?;
-            while let Some(event) = subscription.recv() {
+            while let Some(event) = subscription.recv_while(alive) {
                 if !event.is_output() {
                     reply(writer, &StreamItem::Event((*event).clone()))?;
                 }
@@ -493,7 +499,7 @@ pub fn stream(request: Request, served: &Served, writer: &mut impl Write) -> io:
             let Some(subscription) = subscription else {
                 return end(writer, "done");
             };
-            while let Some(event) = subscription.recv() {
+            while let Some(event) = subscription.recv_while(alive) {
                 if let WireEvent::Supervisor(Event::Output { service, line, .. }) = &*event
                     && names.contains(service)
                 {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use supervisor::SupervisorHandle;
@@ -234,11 +234,13 @@ fn serve(stream: UnixStream, served: &Served) {
     match peer {
         Ok(cred) if allowed(cred.uid, owner) => {}
         Ok(cred) => {
-            log::warn!(
-                "control socket: refused a connection from uid {} (pid {}): only uid {owner} \
-                 and root may control this stack",
-                cred.uid,
-                cred.pid
+            record_refusal(
+                served,
+                &format!(
+                    "control socket: refused a connection from uid {} (pid {}): only uid \
+                     {owner} and root may control this stack",
+                    cred.uid, cred.pid
+                ),
             );
             let _ = reply(
                 &mut &stream,
@@ -253,7 +255,10 @@ fn serve(stream: UnixStream, served: &Served) {
             return;
         }
         Err(e) => {
-            log::warn!("control socket: refused a connection whose peer is unknown: {e}");
+            record_refusal(
+                served,
+                &format!("control socket: refused a connection whose peer is unknown: {e}"),
+            );
             let _ = reply(
                 &mut &stream,
                 &Reply::failure(ErrorKind::Refused, format!("cannot identify you: {e}")),
@@ -277,7 +282,7 @@ fn serve(stream: UnixStream, served: &Served) {
         if request.is_stream() {
             // A stream outlives no read: the client only listens from here on.
             let _ = stream.set_read_timeout(None);
-            if let Err(e) = handlers::stream(request, served, &mut writer) {
+            if let Err(e) = handlers::stream(request, served, &stream) {
                 log::debug!("control stream ended: {e}");
             }
             return;
@@ -285,6 +290,25 @@ fn serve(stream: UnixStream, served: &Served) {
         let answer = handlers::answer(request, served);
         if reply(&mut writer, &answer).is_err() {
             return;
+        }
+    }
+}
+
+/// Logs a refused connection, and keeps it in the startup log: the daemon's log lines go
+/// there already; a foreground supervisor's go to its terminal, so it is added by hand.
+fn record_refusal(served: &Served, message: &str) {
+    log::warn!("{message}");
+    if served.info.mode == "foreground" {
+        let line = format!(
+            "{} warning: {message}\n",
+            crate::output::rfc3339(SystemTime::now())
+        );
+        let appended = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&served.paths.startup_log)
+            .and_then(|mut file| file.write_all(line.as_bytes()));
+        if let Err(e) = appended {
+            log::debug!("{}: {e}", served.paths.startup_log.display());
         }
     }
 }

@@ -3,8 +3,9 @@
 //! subscriber (the `up -d` parent following its daemon) replay the start.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::control::protocol::WireEvent;
 
@@ -43,6 +44,18 @@ impl Subscription {
     /// falling behind).
     pub fn recv(&self) -> Option<Arc<WireEvent>> {
         self.rx.recv().ok()
+    }
+
+    /// Like [`Subscription::recv`], but gives up (`None`) once `alive` says the reader is
+    /// gone, looking every second while no event comes.
+    pub fn recv_while(&self, alive: impl Fn() -> bool) -> Option<Arc<WireEvent>> {
+        loop {
+            match self.rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(event) => return Some(event),
+                Err(RecvTimeoutError::Timeout) if alive() => {}
+                Err(_) => return None,
+            }
+        }
     }
 }
 

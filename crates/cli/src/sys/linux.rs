@@ -36,6 +36,31 @@ pub fn peer_cred(stream: &UnixStream) -> io::Result<PeerCred> {
     })
 }
 
+/// Whether the peer of `stream` has closed its end (without reading or blocking: a peek).
+pub fn peer_closed(stream: &UnixStream) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: recv into a valid one-byte buffer, peeking, without blocking.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        0 => true,
+        n if n > 0 => false,
+        _ => {
+            let err = io::Error::last_os_error();
+            !matches!(
+                err.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            )
+        }
+    }
+}
+
 /// This process's effective uid.
 pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -113,3 +113,46 @@ fn a_detached_stack_is_controlled_from_other_processes() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_port_taken_while_the_stack_runs_moves_the_service_at_its_next_start() {
+    let (project, api_port, alt, _web) = demo_stack();
+    project.up_detached();
+    let out = project.run(&["stop", "api"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Someone takes api's port while it is down; api then fails to bind it.
+    let squatter = testkit::Fixture::spawn(&["--tcp", &format!("127.0.0.1:{api_port}")]);
+    let out = project.run(&["start-service", "api", "--json"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let status = project.status();
+    assert_eq!(service(&status, "api")["port"], alt, "{status:#}");
+    assert_eq!(service(&status, "api")["state"], "running");
+    assert!(
+        testkit::pid_alive(squatter.pid()),
+        "nobody else is stopped at run time"
+    );
+    // The move was the resolver's, recorded in the history and the sticky ports.
+    let history =
+        std::fs::read_to_string(project.path().join(".portwarden/history.jsonl")).unwrap();
+    let record = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["service"] == "api" && r["resolved_port"] == alt)
+        .unwrap_or_else(|| panic!("no move of api in the history:\n{history}"));
+    assert_eq!(record["strategy"], "conservative");
+    let ports = std::fs::read_to_string(project.path().join(".portwarden/ports.json")).unwrap();
+    assert!(ports.contains(&format!("\"api\": {alt}")), "{ports}");
+    let log = std::fs::read_to_string(
+        project
+            .path()
+            .join(".portwarden/logs/fullstack_startup.log"),
+    )
+    .unwrap();
+    assert!(
+        log.contains(&format!(
+            "port {api_port} was taken by pid {}",
+            squatter.pid()
+        )),
+        "{log}"
+    );
+}
