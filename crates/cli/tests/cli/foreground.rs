@@ -243,3 +243,31 @@ fn a_second_ctrl_c_kills_what_ignores_the_first() {
     let exited = up.of_type("exited");
     assert_eq!(exited[0]["signal"], 9, "{exited:?}");
 }
+
+#[test]
+fn stopping_another_process_needs_yes_without_a_terminal() {
+    let holder = Fixture::spawn(&["--tcp", "127.0.0.1:0"]);
+    let port = holder.ready.tcp_port();
+    let project = Project::new(&format!(
+        "conflict_resolution:
+  strategy: aggressive
+services:
+  api:
+    port: {port}
+    startup_command: exec @DEMO_API@
+"
+    ));
+    // No terminal to ask on: refused, nothing stopped, nothing started.
+    let out = project.run(&["up", "-d"]);
+    assert_eq!(out.status.code(), Some(5), "{}{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains(&format!("stop pid {}", holder.pid())), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert!(testkit::pid_alive(holder.pid()));
+    assert!(project.processes().is_empty());
+
+    // With --yes the holder is stopped and api gets its own port.
+    let out = project.run(&["up", "-d", "--yes"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(!testkit::pid_alive(holder.pid()));
+    assert_eq!(service(&project.status(), "api")["port"], port);
+}
