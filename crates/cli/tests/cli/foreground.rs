@@ -259,8 +259,18 @@ services:
     ));
     // No terminal to ask on: refused, nothing stopped, nothing started.
     let out = project.run(&["up", "-d"]);
-    assert_eq!(out.status.code(), Some(5), "{}{}", stdout(&out), stderr(&out));
-    assert!(stderr(&out).contains(&format!("stop pid {}", holder.pid())), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(&format!("stop pid {}", holder.pid())),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
     assert!(testkit::pid_alive(holder.pid()));
     assert!(project.processes().is_empty());
