@@ -8,6 +8,7 @@
 mod args;
 mod commands;
 pub mod config;
+mod conflicts;
 mod control;
 mod exit;
 mod output;

@@ -218,6 +218,9 @@ fn check_environment(services: &[ServiceSpec]) -> Vec<CheckIssue> {
             let error = match template::references(text) {
                 Err(error) => Some(error),
                 Ok(references) => references.into_iter().find_map(|r| match &r {
+                    Reference::Unknown(name) => {
+                        Some(TemplateError::UnknownReference { name: name.clone() })
+                    }
                     Reference::Port if !has_port => Some(TemplateError::NoValue {
                         reference: r.to_string(),
                         why: "the service has no port".into(),

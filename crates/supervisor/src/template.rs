@@ -1,8 +1,10 @@
 //! The small template language of commands, environment values and health URLs.
 //!
 //! `{port}` is the service's own port, `{services.NAME.port}` another service's; `{{` and `}}`
-//! stand for literal braces. Anything else between braces is an error naming it, so a typo
-//! never reaches a running command. The module is pure (no I/O), for other crates to reuse.
+//! stand for literal braces. Anything else between braces is [`Reference::Unknown`]: parsing
+//! keeps it (so a validator can report every one), expanding fails naming it, so a typo never
+//! reaches a running command. The module is pure (no I/O), for other crates to reuse; the
+//! config file's validation uses it too.
 //!
 //! ```
 //! use supervisor::template::{self, Reference, Values};
@@ -30,14 +32,25 @@ pub enum Reference {
     Port,
     /// `{services.NAME.port}`: the port of service `NAME`.
     ServicePort(String),
+    /// Anything else between braces (the text, trimmed): an error when expanded.
+    Unknown(String),
+}
+
+impl Reference {
+    /// The text between the braces: `port`, `services.db.port`, or the unknown text.
+    pub fn name(&self) -> String {
+        match self {
+            Reference::Port => "port".to_owned(),
+            Reference::ServicePort(name) => format!("services.{name}.port"),
+            Reference::Unknown(name) => name.clone(),
+        }
+    }
 }
 
 impl fmt::Display for Reference {
+    /// The reference as written: `{port}`, `{services.db.port}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reference::Port => f.write_str("{port}"),
-            Reference::ServicePort(name) => write!(f, "{{services.{name}.port}}"),
-        }
+        write!(f, "{{{}}}", self.name())
     }
 }
 
@@ -114,7 +127,7 @@ pub fn parse(text: &str) -> Result<Template, TemplateError> {
                 if inner.contains('{') {
                     return Err(TemplateError::Unclosed { offset });
                 }
-                let reference = parse_reference(inner)?;
+                let reference = parse_reference(inner);
                 if !literal.is_empty() {
                     parts.push(Part::Literal(std::mem::take(&mut literal)));
                 }
@@ -132,24 +145,24 @@ pub fn parse(text: &str) -> Result<Template, TemplateError> {
     Ok(Template { parts })
 }
 
-fn parse_reference(inner: &str) -> Result<Reference, TemplateError> {
+fn parse_reference(inner: &str) -> Reference {
     let trimmed = inner.trim();
     if trimmed == "port" {
-        return Ok(Reference::Port);
+        return Reference::Port;
     }
-    if let Some(name) = trimmed
+    match trimmed
         .strip_prefix("services.")
         .and_then(|rest| rest.strip_suffix(".port"))
-        && !name.is_empty()
     {
-        return Ok(Reference::ServicePort(name.to_owned()));
+        Some(name) if !name.is_empty() && !name.contains('.') => {
+            Reference::ServicePort(name.to_owned())
+        }
+        _ => Reference::Unknown(trimmed.to_owned()),
     }
-    Err(TemplateError::UnknownReference {
-        name: inner.to_owned(),
-    })
 }
 
-/// The references of `text`, in order of appearance, without repeats.
+/// The references of `text`, in order of appearance, without repeats; unknown ones included
+/// (fails only when the braces do not pair up).
 pub fn references(text: &str) -> Result<Vec<Reference>, TemplateError> {
     let mut found = Vec::new();
     for part in parse(text)?.parts {
@@ -187,6 +200,9 @@ impl Template {
                         });
                     }
                 },
+                Part::Reference(Reference::Unknown(name)) => {
+                    return Err(TemplateError::UnknownReference { name: name.clone() });
+                }
                 Part::Reference(r @ Reference::ServicePort(name)) => {
                     match values.services.get(name) {
                         Some(port) => out.push_str(&port.to_string()),
@@ -261,10 +277,14 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("{prot}"), "{err}");
-        assert!(matches!(
-            parse("{services..port}"),
-            Err(TemplateError::UnknownReference { .. })
-        ));
+        assert_eq!(
+            references("{services..port} { whatever }").unwrap(),
+            vec![
+                Reference::Unknown("services..port".into()),
+                Reference::Unknown("whatever".into())
+            ]
+        );
+        assert!(expand("{services.a.b.port}", &values()).is_err());
     }
 
     #[test]

@@ -8,8 +8,8 @@ use procscan::{Snapshot, Socket};
 use resolver::{Claim, ClassifyContext, HolderClass};
 use serde::Serialize;
 
-use super::resolution;
 use crate::config::Config;
+use crate::conflicts;
 use crate::exit::CliResult;
 
 /// Who a listener belongs to, from the stack's point of view.
@@ -49,8 +49,8 @@ impl Classifier {
     pub fn new(config: Option<&Config>) -> CliResult<Self> {
         Ok(match config {
             Some(config) => Self {
-                claims: resolution::claims(config, None)?,
-                context: resolution::classify_context(config),
+                claims: conflicts::claims(config, None)?,
+                context: conflicts::classify_context(config),
             },
             None => Self {
                 claims: Vec::new(),

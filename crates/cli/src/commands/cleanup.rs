@@ -6,8 +6,10 @@ use resolver::{KillOptions, PortMemory};
 use serde::Serialize;
 
 use super::Context;
-use super::resolution::{self, AuditPaths};
+use super::resolution;
 use crate::args::CleanupArgs;
+use crate::conflicts;
+use crate::control::paths::StatePaths;
 use crate::exit::{self, CliError, CliResult};
 
 #[derive(Debug, Serialize)]
@@ -21,12 +23,12 @@ struct Document<'a> {
 pub fn run(ctx: &Context<'_>, args: &CleanupArgs) -> CliResult {
     let loaded = ctx.require_config()?;
     let config = &loaded.config;
-    let paths = AuditPaths::of(&loaded);
-    let memory = PortMemory::load(&paths.memory).map_err(|e| CliError::new(exit::FAILURE, e))?;
-    let claims = resolution::claims(config, Some(&memory))?;
+    let paths = StatePaths::for_config(&loaded);
+    let memory = PortMemory::load(&paths.ports).map_err(|e| CliError::new(exit::FAILURE, e))?;
+    let claims = conflicts::claims(config, Some(&memory))?;
     let snapshot = procscan::snapshot(&ScanOptions::default())
         .map_err(|e| CliError::failure(format!("cannot read the socket table: {e}")))?;
-    let context = resolution::classify_context(config);
+    let context = conflicts::classify_context(config);
     let options = KillOptions {
         grace: args.grace.map_or_else(
             || config.conflict_resolution.grace_period.into(),

@@ -5,8 +5,10 @@ use resolver::KillOptions;
 use serde::Serialize;
 
 use super::Context;
-use super::resolution::{self, AuditPaths};
+use super::resolution;
 use crate::args::KillPortArgs;
+use crate::conflicts;
+use crate::control::paths::StatePaths;
 use crate::exit::{self, CliError, CliResult};
 
 #[derive(Debug, Serialize)]
@@ -27,7 +29,7 @@ pub fn run(ctx: &Context<'_>, args: &KillPortArgs) -> CliResult {
     // The config is optional here: it only adds protected names and the audit trail.
     let loaded = ctx.optional_config()?;
     let context = match &loaded {
-        Some(l) => resolution::classify_context(&l.config),
+        Some(l) => conflicts::classify_context(&l.config),
         None => resolver::ClassifyContext::current(),
     };
     let options = KillOptions {
@@ -96,7 +98,7 @@ pub fn run(ctx: &Context<'_>, args: &KillPortArgs) -> CliResult {
     for r in &mut results {
         let report = resolver::execute(&r.plan, &execute);
         if let Some(l) = &loaded {
-            resolution::record(out, &AuditPaths::of(l), &r.plan, &report);
+            resolution::record(out, &StatePaths::for_config(l), &r.plan, &report);
         }
         r.report = Some(report);
     }

@@ -1,101 +1,15 @@
-//! What `resolve`, `cleanup`, `kill-port` (and `monitor`) share: claims built from the config,
-//! the planning options, confirmation of destructive plans, the audit trail, and rendering of
-//! plans and reports.
+//! What `resolve`, `cleanup` and `kill-port` share: confirmation of destructive plans, and
+//! plans and reports rendered for people. The config-to-resolver mapping is in
+//! [`crate::conflicts`].
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
 
-use procscan::Signal;
-use resolver::{
-    Action, Claim, ClassifyContext, Decision, DetectOptions, EntryOutcome, ExecuteOptions, History,
-    Plan, PlanOptions, PortMemory, Report, ResolutionSettings,
-};
+use resolver::{Action, ClassifyContext, Decision, EntryOutcome, ExecuteOptions, Plan, Report};
 
-use crate::config::{Config, LoadedConfig};
+use crate::conflicts;
+use crate::control::paths::StatePaths;
 use crate::exit::{self, CliError, CliResult};
-use crate::output::{Output, Style, Table, rfc3339};
-
-/// Files of the project's state folder that conflict resolution uses.
-#[derive(Debug, Clone)]
-pub struct AuditPaths {
-    /// `.portwarden/history.jsonl`: one JSON line per conflict, decision and outcome.
-    pub history: PathBuf,
-    /// `.portwarden/ports.json`: sticky port assignments.
-    pub memory: PathBuf,
-    /// `.portwarden/logs/port_manager.log`: the original system's log.
-    pub log: PathBuf,
-}
-
-impl AuditPaths {
-    /// The paths under the config's state folder.
-    pub fn of(loaded: &LoadedConfig) -> Self {
-        Self {
-            history: loaded.state_dir.join("history.jsonl"),
-            memory: loaded.state_dir.join("ports.json"),
-            log: loaded.state_dir.join("logs").join("port_manager.log"),
-        }
-    }
-}
-
-/// The claims of every service that has a port, with sticky assignments applied.
-pub fn claims(config: &Config, memory: Option<&PortMemory>) -> CliResult<Vec<Claim>> {
-    let mut claims = Vec::new();
-    for (name, service) in &config.services {
-        let Some(port) = service.port else { continue };
-        let claim = Claim::new(name.clone(), port)
-            .with_alternatives(service.alternative_ports.iter().copied())
-            .with_protocol(service.protocol)
-            .critical(service.critical)
-            .with_patterns(service.process_patterns.iter().map(String::as_str))
-            .map_err(|e| CliError::new(exit::CONFIG, e))?;
-        claims.push(claim);
-    }
-    if let Some(memory) = memory {
-        memory.apply(&mut claims);
-    }
-    Ok(claims)
-}
-
-/// Who we are, with the config's extra protected names.
-pub fn classify_context(config: &Config) -> ClassifyContext {
-    ClassifyContext::current().with_protected_names(
-        config
-            .conflict_resolution
-            .protected_processes
-            .iter()
-            .cloned(),
-    )
-}
-
-/// The resolution settings the config asks for (`force` from the command line).
-pub fn settings(config: &Config, force: bool) -> ResolutionSettings {
-    let c = &config.conflict_resolution;
-    ResolutionSettings {
-        allow_port_migration: c.allow_port_migration,
-        preserve_external_processes: c.preserve_external_processes,
-        max_alternative_ports: c.max_alternative_ports as usize,
-        grace_period: c.grace_period.into(),
-        force,
-    }
-}
-
-/// Planning options from the config. Docker's published ports are looked up (briefly) so a
-/// `docker-proxy` holder can be named.
-pub fn plan_options(config: &Config, force: bool) -> PlanOptions {
-    let settings = settings(config, force);
-    PlanOptions {
-        detect: DetectOptions {
-            context: classify_context(config),
-            reserved: config.reserved().clone(),
-            max_alternative_ports: Some(settings.max_alternative_ports),
-            published: resolver::published_ports(Duration::from_millis(300)),
-        },
-        settings,
-        signal: Signal::Term,
-        ..PlanOptions::default()
-    }
-}
+use crate::output::{Output, Style, Table};
 
 /// Whether a plan would signal any process.
 pub fn is_destructive(plan: &Plan) -> bool {
@@ -142,68 +56,12 @@ pub fn execute_options(context: &ClassifyContext, force: bool, dry_run: bool) ->
     }
 }
 
-/// Appends the plan's outcome to the history and the port manager log, and remembers the
-/// ports of migrated services. Failures to record are warnings: the work itself is done.
-pub fn record(out: &Output, paths: &AuditPaths, plan: &Plan, report: &Report) {
-    if report.dry_run {
-        return;
+/// Records the plan's outcome (see [`conflicts::record`]), warning about what could not be
+/// written.
+pub fn record(out: &Output, paths: &StatePaths, plan: &Plan, report: &Report) {
+    for warning in conflicts::record(paths, plan, report) {
+        out.warn(warning);
     }
-    if let Err(e) = History::new(&paths.history).record(plan, report) {
-        out.warn(format!(
-            "could not append to {}: {e}",
-            paths.history.display()
-        ));
-    }
-    match PortMemory::load(&paths.memory) {
-        Ok(mut memory) => {
-            if memory.record(report)
-                && let Err(e) = memory.save()
-            {
-                out.warn(format!("could not save {}: {e}", paths.memory.display()));
-            }
-        }
-        Err(e) => out.warn(format!("could not read {}: {e}", paths.memory.display())),
-    }
-    let lines: Vec<String> = report
-        .entries
-        .iter()
-        .filter(|e| !matches!(e.outcome(), EntryOutcome::Kept))
-        .map(|e| {
-            format!(
-                "{} {} port {}/{}: level {}, {} -> {:?}{}",
-                rfc3339(SystemTime::now()),
-                e.service.as_deref().unwrap_or("-"),
-                e.port,
-                e.protocol,
-                e.level,
-                describe_decision(&e.decision),
-                e.outcome(),
-                e.resolved_port
-                    .map(|p| format!(", now on {p}"))
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
-    if let Err(e) = append_log(&paths.log, &lines) {
-        out.warn(format!("could not append to {}: {e}", paths.log.display()));
-    }
-}
-
-/// Appends lines to a log file, creating its folder.
-pub fn append_log(path: &std::path::Path, lines: &[String]) -> std::io::Result<()> {
-    if lines.is_empty() {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    let mut text = lines.join("\n");
-    text.push('\n');
-    file.write_all(text.as_bytes())
 }
 
 /// A decision in a few words.

@@ -6,8 +6,10 @@ use resolver::PortMemory;
 use serde::Serialize;
 
 use super::Context;
-use super::resolution::{self, AuditPaths};
+use super::resolution;
 use crate::args::ResolveArgs;
+use crate::conflicts;
+use crate::control::paths::StatePaths;
 use crate::exit::{self, CliError, CliResult};
 
 #[derive(Debug, Serialize)]
@@ -22,9 +24,9 @@ struct Document<'a> {
 pub fn run(ctx: &Context<'_>, args: &ResolveArgs) -> CliResult {
     let loaded = ctx.require_config()?;
     let config = &loaded.config;
-    let paths = AuditPaths::of(&loaded);
-    let memory = PortMemory::load(&paths.memory).map_err(|e| CliError::new(exit::FAILURE, e))?;
-    let claims = resolution::claims(config, Some(&memory))?;
+    let paths = StatePaths::for_config(&loaded);
+    let memory = PortMemory::load(&paths.ports).map_err(|e| CliError::new(exit::FAILURE, e))?;
+    let claims = conflicts::claims(config, Some(&memory))?;
     let strategy_name = args
         .strategy
         .clone()
@@ -33,7 +35,8 @@ pub fn run(ctx: &Context<'_>, args: &ResolveArgs) -> CliResult {
         resolver::strategy_by_name(&strategy_name).map_err(|e| CliError::new(exit::USAGE, e))?;
     let snapshot = procscan::snapshot(&ScanOptions::default())
         .map_err(|e| CliError::failure(format!("cannot read the socket table: {e}")))?;
-    let options = resolution::plan_options(config, args.force);
+    let mut options = conflicts::plan_options(config, args.force);
+    conflicts::name_containers(&mut options, &snapshot);
     let plan = resolver::plan(&claims, &snapshot, &*strategy, &options);
 
     let out = &ctx.out;
@@ -71,7 +74,7 @@ pub fn run(ctx: &Context<'_>, args: &ResolveArgs) -> CliResult {
             ));
         }
     }
-    let context = resolution::classify_context(config);
+    let context = conflicts::classify_context(config);
     let report = resolver::execute(
         &plan,
         &resolution::execute_options(&context, args.force, false),

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use portcore::{PortRange, Protocol};
 
+use super::TemplateError;
 use super::health::HealthCheckKind;
-use super::template::TemplateError;
 
 /// Whether a problem stops the config from loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -41,7 +41,6 @@ mod policy;
 mod ports;
 mod service;
 mod suggest;
-mod template;
 mod validate;
 
 pub use discover::{CONFIG_ENV_VAR, CONFIG_FILE_NAMES, discover};
@@ -57,4 +56,7 @@ pub use load::{
 pub use model::{Config, ConflictResolutionConfig, MonitoringConfig, Strategy};
 pub use policy::{Dependency, DependencyCondition, ParseSignalError, RestartPolicy, StopSignal};
 pub use service::ServiceConfig;
-pub use template::{Reference, TemplateContext, TemplateError, expand, references};
+/// Templates (`{port}`, `{services.NAME.port}`) are the supervisor's: one language, one parser.
+pub use supervisor::template::{
+    Reference, TemplateError, Values as TemplateContext, expand, references,
+};

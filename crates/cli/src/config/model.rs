@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use portcore::{EphemeralRange, PortSet};
 use serde::{Deserialize, Serialize};
 
+use super::TemplateContext;
 use super::duration::Duration;
 use super::error::ConfigError;
 use super::health::HealthCheck;
@@ -11,7 +12,6 @@ use super::issue::Issue;
 use super::policy::DependencyCondition;
 use super::ports;
 use super::service::ServiceConfig;
-use super::template::TemplateContext;
 
 /// The whole config file.
 ///
@@ -95,13 +95,14 @@ impl Config {
     /// The template context of `service` with every service's configured port (before any
     /// migration: a supervisor that moved a service builds its own context).
     pub fn template_context(&self, service: &str) -> TemplateContext {
-        let own = self.service(service).and_then(|s| s.port);
-        self.services
-            .iter()
-            .filter_map(|(name, svc)| Some((name, svc.port?)))
-            .fold(TemplateContext::new(own), |ctx, (name, port)| {
-                ctx.with_service(name, port)
-            })
+        TemplateContext {
+            port: self.service(service).and_then(|s| s.port),
+            services: self
+                .services
+                .iter()
+                .filter_map(|(name, svc)| Some((name.clone(), svc.port?)))
+                .collect(),
+        }
     }
 
     /// Checks the meaning of a config built or changed in code: the same checks loading runs

@@ -13,7 +13,7 @@ use super::model::Config;
 use super::policy::DependencyCondition;
 use super::service::ServiceConfig;
 use super::suggest::suggest;
-use super::template::{Reference, references};
+use super::{Reference, references};
 
 /// Every problem of `config`, errors and warnings, in service order.
 pub(crate) fn validate(config: &Config, ephemeral: Option<&EphemeralRange>) -> Vec<Issue> {
@@ -216,18 +216,18 @@ impl Validator<'_> {
         for reference in refs {
             let kind = match &reference {
                 Reference::Port if svc.port.is_none() => IssueKind::TemplateNeedsPort {
-                    reference: reference.to_string(),
+                    reference: reference.name(),
                     service: name.to_owned(),
                 },
-                Reference::ServicePort { service } => match self.config.service(service) {
+                Reference::ServicePort(service) => match self.config.service(service) {
                     None => self.unknown_reference(&reference),
                     Some(other) if other.port.is_none() => IssueKind::TemplateNeedsPort {
-                        reference: reference.to_string(),
+                        reference: reference.name(),
                         service: service.clone(),
                     },
                     Some(_) => continue,
                 },
-                Reference::Unknown { .. } => self.unknown_reference(&reference),
+                Reference::Unknown(_) => self.unknown_reference(&reference),
                 _ => continue,
             };
             self.push(field, kind);
@@ -245,24 +245,19 @@ impl Validator<'_> {
                 .filter(|(_, s)| s.port.is_some())
         };
         let suggestion = match reference {
-            Reference::ServicePort { service } => {
+            Reference::ServicePort(service) => {
                 suggest(service, with_port().map(|(name, _)| name.as_str()))
-                    .map(|name| Reference::ServicePort { service: name }.to_string())
+                    .map(|name| Reference::ServicePort(name).name())
             }
             _ => {
                 let valid: Vec<String> = std::iter::once("port".to_owned())
-                    .chain(with_port().map(|(name, _)| {
-                        Reference::ServicePort {
-                            service: name.clone(),
-                        }
-                        .to_string()
-                    }))
+                    .chain(with_port().map(|(name, _)| Reference::ServicePort(name.clone()).name()))
                     .collect();
-                suggest(&reference.to_string(), valid.iter().map(String::as_str))
+                suggest(&reference.name(), valid.iter().map(String::as_str))
             }
         };
         IssueKind::UnknownTemplateRef {
-            reference: reference.to_string(),
+            reference: reference.name(),
             suggestion,
         }
     }

@@ -12,6 +12,7 @@
 //!   ports.json                       sticky port assignments
 //!   logs/<service>.log[.1 .2 .3]     service output, rotated by size
 //!   logs/fullstack_startup.log       the supervisor's own lines
+//!   logs/port_manager.log            conflicts, decisions and outcomes, one line each
 //! ```
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -30,6 +31,9 @@ pub const MAX_SOCKET_PATH: usize = 107;
 
 /// The startup log's file name, as in the original system.
 pub const STARTUP_LOG: &str = "fullstack_startup.log";
+
+/// The port manager's log file name, as in the original system.
+pub const PORT_MANAGER_LOG: &str = "port_manager.log";
 
 /// Where a project's state lives. Everything is under the project's own `.portwarden/`
 /// (next to its config file), so two projects never share anything.
@@ -53,6 +57,8 @@ pub struct StatePaths {
     pub ports: PathBuf,
     /// The supervisor's own log.
     pub startup_log: PathBuf,
+    /// Conflict resolution's log.
+    pub port_manager_log: PathBuf,
 }
 
 impl StatePaths {
@@ -69,6 +75,7 @@ impl StatePaths {
             history: dir.join("history.jsonl"),
             ports: dir.join("ports.json"),
             startup_log: logs.join(STARTUP_LOG),
+            port_manager_log: logs.join(PORT_MANAGER_LOG),
             dir,
         }
     }

@@ -8,63 +8,25 @@ use std::sync::{Arc, Mutex};
 
 use procscan::{ProcessIdentity, ScanOptions, Snapshot};
 use resolver::{
-    Action, Claim, ClassifyContext, Conservative, Decision, DetectOptions, ExecuteOptions, History,
-    Plan, PlanEntry, PlanOptions, PortMemory, Report, ResolutionSettings,
+    Action, Conservative, Decision, ExecuteOptions, Plan, PlanEntry, PlanOptions, PortMemory,
+    Report,
 };
 use supervisor::PortArbiter;
 
 use super::hub::Hub;
-use crate::config::{Config, LoadedConfig, Strategy as ConfigStrategy};
+use crate::config::{Config, LoadedConfig};
+use crate::conflicts::{self, claim};
 use crate::control::paths::StatePaths;
 use crate::control::protocol::{PortDecision, StackEvent, WireEvent};
 use crate::exit::{self, CliError, CliResult};
 
 /// The resolver's name of the configured strategy.
 pub fn strategy_name(config: &Config) -> &'static str {
-    match config.conflict_resolution.strategy {
-        ConfigStrategy::Conservative => "conservative",
-        ConfigStrategy::Aggressive => "aggressive",
-        ConfigStrategy::Intelligent => "intelligent",
-    }
+    config.conflict_resolution.strategy.as_str()
 }
 
-/// The planner's options from the config's `conflict_resolution` and `reserved_ports`.
-pub fn plan_options(config: &Config) -> PlanOptions {
-    let cr = &config.conflict_resolution;
-    PlanOptions {
-        detect: DetectOptions {
-            context: ClassifyContext::current()
-                .with_protected_names(cr.protected_processes.iter().cloned()),
-            reserved: config.reserved().clone(),
-            ..DetectOptions::default()
-        },
-        settings: ResolutionSettings {
-            allow_port_migration: cr.allow_port_migration,
-            preserve_external_processes: cr.preserve_external_processes,
-            max_alternative_ports: cr.max_alternative_ports as usize,
-            grace_period: cr.grace_period.into(),
-            force: false,
-        },
-        ..PlanOptions::default()
-    }
-}
-
-/// The claim of one configured service (its patterns compiled), or `None` for a service
-/// without a port.
-fn claim(config: &Config, name: &str) -> CliResult<Option<Claim>> {
-    let Some(svc) = config.service(name) else {
-        return Ok(None);
-    };
-    let Some(port) = svc.port else {
-        return Ok(None);
-    };
-    let claim = Claim::new(name, port)
-        .with_alternatives(svc.alternative_ports.iter().copied())
-        .with_protocol(svc.protocol)
-        .critical(svc.critical)
-        .with_patterns(&svc.process_patterns)
-        .map_err(|e| CliError::new(exit::CONFIG, e))?;
-    Ok(Some(claim))
+fn plan_options(config: &Config) -> PlanOptions {
+    conflicts::plan_options(config, false)
 }
 
 /// A port the user asked for on the command line (`start-service NAME --port P`): exactly
@@ -118,7 +80,9 @@ pub fn plan_start(
     let name = strategy_name(config);
     let strategy = resolver::strategy_by_name(name).map_err(|e| CliError::new(exit::CONFIG, e))?;
     let snapshot = scan()?;
-    let plan = resolver::plan(&claims, &snapshot, &*strategy, &plan_options(config));
+    let mut options = plan_options(config);
+    conflicts::name_containers(&mut options, &snapshot);
+    let plan = resolver::plan(&claims, &snapshot, &*strategy, &options);
     let decisions = plan
         .entries
         .iter()
@@ -277,18 +241,8 @@ pub struct Executed {
 /// Appends the conflicts to the history and remembers the ports. Failures are warnings: the
 /// stack can run without either.
 fn record(paths: &StatePaths, plan: &Plan, report: &Report) {
-    if let Err(e) = History::new(&paths.history).record(plan, report) {
-        log::warn!("conflict history not written: {e}");
-    }
-    match PortMemory::load(&paths.ports) {
-        Ok(mut memory) => {
-            if memory.record(report)
-                && let Err(e) = memory.save()
-            {
-                log::warn!("sticky ports not saved: {e}");
-            }
-        }
-        Err(e) => log::warn!("sticky ports not updated: {e}"),
+    for warning in conflicts::record(paths, plan, report) {
+        log::warn!("{warning}");
     }
 }
 

@@ -152,7 +152,7 @@ mod seed {
         assert!(
             matches!(check.probe, HealthProbe::Http { ref url, .. } if url.ends_with("/health"))
         );
-        assert_eq!(config.template_context("backend").port(), Some(8000));
+        assert_eq!(config.template_context("backend").port, Some(8000));
     }
 
     #[test]
