@@ -9,6 +9,7 @@ pub mod hub;
 pub mod metrics;
 pub mod ports;
 mod prepare;
+pub mod probe;
 pub mod progress;
 mod run;
 pub mod signals;
