@@ -14,6 +14,7 @@ pub mod progress;
 mod run;
 pub mod signals;
 pub mod specs;
+pub mod timeline;
 
 pub use prepare::{Prepared, pre_start_issues, prepare};
 pub use run::{Mode, run};

@@ -164,6 +164,8 @@ fn not_running(ctx: &Context<'_>, paths: &StatePaths) -> CliResult {
             rss_bytes: None,
             processes: None,
             last_exit: None,
+            time_to_healthy_ms: None,
+            health_checks: None,
             reason: Some("left running by a supervisor that is gone".into()),
         })
         .collect();
@@ -191,6 +193,7 @@ fn not_running(ctx: &Context<'_>, paths: &StatePaths) -> CliResult {
             supervisor: None,
             stack: None,
             services: rows,
+            startup: None,
         })?;
     } else if !rows.is_empty() {
         let mut table = Table::new(["SERVICE", "PID", "PGID", "PORT"]);
