@@ -110,9 +110,10 @@ impl PortWatch {
     /// running services are not conflicts), and the scan at the claimed ports only.
     fn follow(&mut self, view: &View) {
         for (claim, &configured) in self.claims.iter_mut().zip(&self.configured) {
-            claim.port = view.port(&claim.name).unwrap_or(configured);
-            claim.last_instance = view.instance(&claim.name);
+            claim.port = configured;
+            claim.last_instance = None;
         }
+        conflicts::follow_stack(&mut self.claims, &view.running());
         let protocols: BTreeSet<Protocol> = self.claims.iter().map(|c| c.protocol).collect();
         self.options.protocols = protocols.into_iter().collect();
         let low = self.claims.iter().map(|c| c.port).min();

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use procscan::ProcessIdentity;
 use supervisor::{ServiceState, StateFile};
 
+use crate::conflicts::Running;
 use crate::control::paths::StatePaths;
 
 /// One service as the state file records it.
@@ -41,9 +42,21 @@ impl View {
         self.services.get(service)?.identity
     }
 
-    /// The port `service` uses now, when the stack records one.
-    pub fn port(&self, service: &str) -> Option<u16> {
-        self.services.get(service)?.port
+    /// The services that run now, for [`crate::conflicts::follow_stack`].
+    pub fn running(&self) -> BTreeMap<String, Running> {
+        self.services
+            .iter()
+            .filter_map(|(name, r)| {
+                let identity = r.identity?;
+                Some((
+                    name.clone(),
+                    Running {
+                        identity,
+                        port: r.port,
+                    },
+                ))
+            })
+            .collect()
     }
 }
 
