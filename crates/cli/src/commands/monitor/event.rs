@@ -124,7 +124,7 @@ pub enum Event {
         /// The new one.
         to: u16,
     },
-    /// A service's health changed (or is bad at the first check).
+    /// A service's first health-check result, and each change after it.
     Health {
         /// The service.
         service: String,

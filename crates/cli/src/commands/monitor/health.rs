@@ -1,7 +1,7 @@
 //! The health half of `monitor`: every `monitoring.health_check_interval`, the services'
 //! configured checks (built as `health-check` builds them) run off the tick loop, a few at a
-//! time, and the results come back as changes: healthy → unhealthy and back, and a service
-//! that is unhealthy at its first check.
+//! time, and the results come back as changes: each service's first result, then
+//! healthy → unhealthy and back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -116,8 +116,8 @@ impl HealthWatch {
         for checked in results {
             let healthy = checked.result.is_healthy();
             let previous = self.last.insert(checked.service.clone(), healthy);
-            // Reported: a change, and a first check that fails.
-            if previous == Some(healthy) || (previous.is_none() && healthy) {
+            // Reported: each service's first result, then its changes.
+            if previous == Some(healthy) {
                 continue;
             }
             let reason = match checked.result {
