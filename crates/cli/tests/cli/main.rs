@@ -11,6 +11,7 @@ mod config;
 mod detached;
 mod foreground;
 mod inspect;
+mod monitor;
 mod recovery;
 mod resolve;
 mod stack_support;
