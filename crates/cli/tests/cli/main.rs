@@ -13,6 +13,7 @@ mod foreground;
 mod inspect;
 mod monitor;
 mod recovery;
+mod report;
 mod resolve;
 mod stack_support;
 mod support;
