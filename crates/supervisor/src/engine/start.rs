@@ -641,17 +641,6 @@ impl Controller {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn port_variables_are_upper_case_with_underscores() {
-        assert_eq!(port_variable("api"), "PORTWARDEN_API_PORT");
-        assert_eq!(port_variable("my-web.v2"), "PORTWARDEN_MY_WEB_V2_PORT");
-    }
-}
-
 /// Whether `spec`'s command, environment or health check refers to `service`'s port.
 fn names_service(spec: &crate::spec::ServiceSpec, service: &str) -> bool {
     let health = match &spec.health {
@@ -666,4 +655,15 @@ fn names_service(spec: &crate::spec::ServiceSpec, service: &str) -> bool {
         .chain(spec.setup_command.as_deref())
         .chain(health)
         .any(|text| template::references(text).is_ok_and(|refs| refs.contains(&wanted)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_variables_are_upper_case_with_underscores() {
+        assert_eq!(port_variable("api"), "PORTWARDEN_API_PORT");
+        assert_eq!(port_variable("my-web.v2"), "PORTWARDEN_MY_WEB_V2_PORT");
+    }
 }
