@@ -120,8 +120,8 @@ fn running_dependents_restart_when_a_dependency_moves_at_run_time() {
     let first_web = pid_of(&run.wait_for(LONG, spawned("web")));
     assert_eq!(environ_of(first_web, "API_PORT"), Some(port.to_string()));
     let exited_api = |e: &Event| matches!(e, Event::Exited { service, .. } if service == "api");
-    run.wait_for(LONG, &exited_api);
-    run.wait_for(LONG, &exited_api);
+    run.wait_for(LONG, exited_api);
+    run.wait_for(LONG, exited_api);
     // Within the backoff before the next start: another process takes the port.
     let squatter = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let migrated = run.wait_for(LONG, |e| matches!(e, Event::PortMigrated { .. }));
