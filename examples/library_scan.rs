@@ -8,7 +8,7 @@
 //! It lists every listening socket with the processes holding it (what `ss -tulpn` shows), or
 //! for one port: who holds it, whether a server could bind it on each address, and a free port
 //! nearby chosen with `portcore::choose_port`.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 
@@ -56,7 +56,7 @@ fn list_all() -> Result {
         };
         println!(
             "{:<5} {:<28} {:<7} {holders}",
-            socket.protocol,
+            socket.protocol.as_str(),
             socket.local.to_string(),
             socket.state.as_str()
         );
