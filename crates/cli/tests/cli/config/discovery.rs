@@ -1,3 +1,4 @@
+
 use super::*;
 use portwarden::config::{NamedBy, discover};
 use std::ffi::OsStr;
@@ -40,7 +41,7 @@ fn a_named_file_must_exist() {
     let err = discover(Some(Path::new("nope.yaml")), dir.path(), None).unwrap_err();
     assert!(
         matches!(err, ConfigError::MissingNamed { ref path, named_by: NamedBy::Flag }
-        if *path == dir.path().join("nope.yaml"))
+            if *path == dir.path().join("nope.yaml"))
     );
     let err = discover(None, dir.path(), Some(OsStr::new("/no/such.yaml"))).unwrap_err();
     assert!(matches!(

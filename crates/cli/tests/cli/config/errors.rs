@@ -1,3 +1,4 @@
+
 use super::*;
 use portcore::Protocol;
 
@@ -70,7 +71,7 @@ fn wrong_types_name_what_was_expected_and_found() {
     let critical = at(&errs, "services.a.critical");
     assert!(
         matches!(&critical.kind, IssueKind::WrongType { expected, found }
-        if expected.contains("bool") && found.contains("yes please"))
+            if expected.contains("bool") && found.contains("yes please"))
     );
     assert_eq!(critical.line(), Some(3));
     assert!(matches!(
@@ -92,7 +93,7 @@ fn wrong_types_name_what_was_expected_and_found() {
 #[test]
 fn ports_out_of_range_are_each_reported() {
     let text = "services:\n  zero:\n    port: 0\n  big:\n    port: 70000\n  negative:\n    \
-                port: -1\n  alts:\n    port: 8000\n    alternative_ports: [8001, 70000, 0]\n";
+                    port: -1\n  alts:\n    port: 8000\n    alternative_ports: [8001, 70000, 0]\n";
     let errs = errors(text);
     assert_eq!(errs.len(), 5, "{errs:#?}");
     for (field, value, line) in [
@@ -124,7 +125,7 @@ fn primary_port_in_the_reserved_set_is_an_error() {
 #[test]
 fn one_primary_port_claimed_twice_is_an_error_per_protocol() {
     let text = "services:\n  a:\n    port: 9000\n  b:\n    port: 9000\n  c:\n    port: 9000\n    \
-                protocol: udp\n";
+                    protocol: udp\n";
     let errs = errors(text);
     assert_eq!(errs.len(), 1, "{errs:#?}");
     let issue = at(&errs, "services.b.port");
@@ -151,7 +152,7 @@ fn bad_process_patterns_are_named_with_their_line() {
 #[test]
 fn unknown_dependencies_in_both_forms() {
     let text = "services:\n  frontend:\n    depends_on:\n      - backnd\n  api:\n    depends_on:\n      \
-                nope: {condition: healthy}\n  backend:\n    port: 8000\n";
+                    nope: {condition: healthy}\n  backend:\n    port: 8000\n";
     let errs = errors(text);
     assert_eq!(errs.len(), 2, "{errs:#?}");
     let issue = at(&errs, "services.frontend.depends_on.backnd");
@@ -169,7 +170,7 @@ fn unknown_dependencies_in_both_forms() {
 #[test]
 fn dependency_cycles_and_unobservable_health_are_errors() {
     let text = "services:\n  a:\n    depends_on: [b]\n  b:\n    depends_on: [a]\n  c:\n    \
-                depends_on: {worker: {condition: healthy}}\n  worker:\n    startup_command: w\n";
+                    depends_on: {worker: {condition: healthy}}\n  worker:\n    startup_command: w\n";
     let errs = errors(text);
     assert_eq!(errs.len(), 2, "{errs:#?}");
     assert_eq!(
@@ -203,8 +204,8 @@ fn name_must_equal_its_key() {
 #[test]
 fn unknown_template_references_are_named() {
     let text = "services:\n  a:\n    port: 8000\n    startup_command: \"run {services.nope.port} \
-                {whatever}\"\n  worker:\n    startup_command: \"w --port {port}\"\n    env:\n      \
-                A_URL: \"http://x:{services.worker.port}\"\n      BAD: \"{port\"\n";
+                    {whatever}\"\n  worker:\n    startup_command: \"w --port {port}\"\n    env:\n      \
+                    A_URL: \"http://x:{services.worker.port}\"\n      BAD: \"{port\"\n";
     let errs = errors(text);
     assert_eq!(errs.len(), 5, "{errs:#?}");
     let on_a: Vec<&IssueKind> = errs
@@ -247,7 +248,7 @@ fn unknown_template_references_are_named() {
 #[test]
 fn near_miss_template_references_suggest_the_valid_one() {
     let text = "services:\n  backend:\n    port: 8000\n  web:\n    port: 3000\n    \
-                startup_command: \"serve --port {prot} --api {services.backnd.port}\"\n";
+                    startup_command: \"serve --port {prot} --api {services.backnd.port}\"\n";
     let errs = errors(text);
     let suggestions: Vec<Option<&str>> = errs
         .iter()
@@ -269,8 +270,8 @@ fn near_miss_template_references_suggest_the_valid_one() {
 #[test]
 fn bad_durations_signals_and_strategies() {
     let text = "services:\n  a:\n    stop_timeout: soon\n    stop_signal: SIGSEGV\n    restart_window: \
-                -5\n    restart: sometimes\nconflict_resolution:\n  strategy: smart\n  grace_period: \
-                5 parsecs\n";
+                    -5\n    restart: sometimes\nconflict_resolution:\n  strategy: smart\n  grace_period: \
+                    5 parsecs\n";
     let errs = errors(text);
     assert_eq!(errs.len(), 6, "{errs:#?}");
     assert_eq!(
@@ -292,12 +293,12 @@ fn bad_durations_signals_and_strategies() {
     );
     assert!(
         matches!(&at(&errs, "services.a.restart").kind, IssueKind::UnknownVariant { value, .. }
-        if value == "sometimes")
+            if value == "sometimes")
     );
     let strategy = at(&errs, "conflict_resolution.strategy");
     assert!(
         matches!(&strategy.kind, IssueKind::UnknownVariant { value, expected, .. }
-        if value == "smart" && expected.contains(&"intelligent".to_owned()))
+            if value == "smart" && expected.contains(&"intelligent".to_owned()))
     );
     assert_eq!(strategy.line(), Some(8));
     assert_eq!(
@@ -311,7 +312,7 @@ fn bad_durations_signals_and_strategies() {
 #[test]
 fn health_checks_need_what_their_type_needs() {
     let text = "services:\n  a:\n    health_check:\n      type: exec\n  b:\n    health_check: {type: \
-                http}\n  c:\n    socket_activation: true\n    health_check: {type: listening}\n";
+                    http}\n  c:\n    socket_activation: true\n    health_check: {type: listening}\n";
     let errs = errors(text);
     assert_eq!(errs.len(), 4, "{errs:#?}");
     assert!(matches!(
@@ -343,8 +344,8 @@ fn health_checks_need_what_their_type_needs() {
 #[test]
 fn every_problem_is_reported_at_once_in_file_order() {
     let text = "services:\n  backend:\n    prot: 8000\n    port: 70000\n    process_patterns: \
-                [\"(\"]\n    depends_on: [nope]\n    name: other\n  db:\n    port: 5432\n    \
-                stop_signal: STOP\nconflict_resolution:\n  strategy: smart\n";
+                    [\"(\"]\n    depends_on: [nope]\n    name: other\n  db:\n    port: 5432\n    \
+                    stop_signal: STOP\nconflict_resolution:\n  strategy: smart\n";
     let errs = errors(text);
     let lines: Vec<Option<u32>> = errs.iter().map(Issue::line).collect();
     assert_eq!(
@@ -372,7 +373,7 @@ fn a_removed_bad_port_does_not_cascade_into_template_errors() {
 #[test]
 fn anchors_in_extension_keys_are_reused_and_bad_merged_keys_still_found() {
     let text = "x-defaults: &defaults\n  critical: true\n  stop_timeout: 3s\nservices:\n  a:\n    \
-                <<: *defaults\n    port: 8000\n  b:\n    <<: *defaults\n    port: 8001\n";
+                    <<: *defaults\n    port: 8000\n  b:\n    <<: *defaults\n    port: 8001\n";
     let config = load_ok(text).config;
     assert!(config.services.values().all(|s| s.critical));
     assert_eq!(

@@ -1,28 +1,29 @@
+
 use super::*;
 use proptest::prelude::*;
 
 const RICH: &str = r#"services:
   db:
-port: 5433
-protocol: udp
-health_check: {type: exec, command: "pg_isready -p {port}", interval: 500ms, retries: 5}
+    port: 5433
+    protocol: udp
+    health_check: {type: exec, command: "pg_isready -p {port}", interval: 500ms, retries: 5}
   api:
-port: 8000
-depends_on: {db: {condition: healthy}}
-env: {PORT: "{port}", DEBUG: true, RATIO: 1.5, DB: "{services.db.port}"}
-setup_command: npm ci
-restart: always
-stop_signal: SIGINT
-stop_timeout: 2m
-socket_activation: true
-bind_address: "::1"
-health_check:
-  url: "http://[::1]:{port}/health"
-  expected_status: [200, 204]
+    port: 8000
+    depends_on: {db: {condition: healthy}}
+    env: {PORT: "{port}", DEBUG: true, RATIO: 1.5, DB: "{services.db.port}"}
+    setup_command: npm ci
+    restart: always
+    stop_signal: SIGINT
+    stop_timeout: 2m
+    socket_activation: true
+    bind_address: "::1"
+    health_check:
+      url: "http://[::1]:{port}/health"
+      expected_status: [200, 204]
   worker:
-depends_on: [db, api]
-startup_command: "awk '{{print $1}}' jobs"
-auto_restart: false
+    depends_on: [db, api]
+    startup_command: "awk '{{print $1}}' jobs"
+    auto_restart: false
 monitoring:
   cpu_threshold_percent: 75.5
   memory_threshold_mb: 1024

@@ -1,3 +1,4 @@
+
 use super::*;
 
 #[test]
@@ -9,7 +10,7 @@ fn relative_working_directories_resolve_against_the_config_folder() {
     std::fs::write(
         &path,
         "services:\n  api:\n    working_directory: api\n  up:\n    working_directory: ../shared\n  \
-         abs:\n    working_directory: /srv/abs\n  none:\n    startup_command: x\n",
+             abs:\n    working_directory: /srv/abs\n  none:\n    startup_command: x\n",
     )
     .unwrap();
     let loaded = config::load_with_env(&path, NO_ENV).unwrap();

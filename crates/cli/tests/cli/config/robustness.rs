@@ -1,3 +1,4 @@
+
 use super::*;
 use proptest::prelude::*;
 use serde_json::{Map, Value};

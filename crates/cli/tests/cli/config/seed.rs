@@ -1,3 +1,4 @@
+
 use super::*;
 use portwarden::config::{Duration, HealthProbe, RestartPolicy, Strategy};
 

@@ -1,3 +1,4 @@
+
 use super::*;
 
 #[test]
@@ -29,7 +30,7 @@ fn remote_health_urls_warn_unless_allowed() {
     );
     let loaded = load_ok(
         "services:\n  a:\n    port: 8000\n    health_check:\n      url: http://example.com/h\n      \
-         allow_remote: true\n",
+             allow_remote: true\n",
     );
     assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
 }
