@@ -222,10 +222,10 @@ monitoring:
         "{:#?}",
         monitor.events
     );
-    assert_eq!(
+    assert!(
         monitor.of_type("monitor_started")[0]["supervisor"]
             .as_u64()
             .is_some(),
-        true
+        "the monitor sees the running supervisor"
     );
 }
