@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use procscan::{ProcessIdentity, Signal, Snapshot};
 use resolver::{
-    Claim, ClassifyContext, DetectOptions, EntryOutcome, History, Plan, PlanOptions, PortMemory,
-    Report, ResolutionSettings,
+    Claim, ClassifyContext, Conflict, DetectOptions, EntryOutcome, History, Plan, PlanOptions,
+    PortMemory, Report, ResolutionSettings,
 };
 
 use crate::config::Config;
@@ -88,6 +88,31 @@ pub fn follow_stack(claims: &mut [Claim], running: &BTreeMap<String, Running>) {
             claim.last_instance = Some(r.identity);
         }
     }
+}
+
+/// The conflicts without the stack's supervisor among the holders: it holds the ports of
+/// socket-activated services itself (it binds them and hands them over), which is no
+/// conflict. A conflict left with no holder is dropped; the others take the level of the
+/// holders left (a port held by the supervisor and the service's live instance is `low`).
+pub fn discount_supervisor(
+    conflicts: Vec<Conflict>,
+    supervisor: Option<ProcessIdentity>,
+) -> Vec<Conflict> {
+    let Some(supervisor) = supervisor else {
+        return conflicts;
+    };
+    conflicts
+        .into_iter()
+        .filter_map(|mut conflict| {
+            let before = conflict.holders.len();
+            conflict.holders.retain(|h| h.identity != Some(supervisor));
+            if conflict.holders.len() == before {
+                return Some(conflict);
+            }
+            conflict.level = conflict.holders.iter().map(|h| h.level).max()?;
+            Some(conflict)
+        })
+        .collect()
 }
 
 /// Who we are, with the config's extra protected names.

@@ -201,3 +201,40 @@ fn report_with_a_bad_config_is_a_config_error() {
     let out = project.run(&["report"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
+
+#[test]
+fn regression_the_supervisor_holding_a_socket_activated_port_is_no_conflict() {
+    // The supervisor binds a socket-activated service's port itself and hands it over: report
+    // and monitor once called that port "held by another process of yours".
+    let port = free_port();
+    let project = Project::new(&format!(
+        r#"services:
+  api:
+    port: {port}
+    socket_activation: true
+    startup_command: exec @DEMO_API@
+    health_check_url: "http://127.0.0.1:{{port}}/health"
+"#
+    ));
+    project.up_detached();
+    let doc = report_json(&project);
+    let api = named(&doc["ports"], "service", "api");
+    assert_eq!(api["status"], "held", "{api:#}");
+
+    let out = project.run(&["monitor", "--json", "--interval", "100ms", "--count", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "monitor_stopped" && e["reason"] == "count")
+    );
+    assert!(
+        !events.iter().any(|e| e["type"] == "conflict"),
+        "{events:#?}"
+    );
+    assert!(!project.path().join(".portwarden/history.jsonl").exists());
+}

@@ -77,7 +77,7 @@ pub fn run(ctx: &Context<'_>, args: &MonitorArgs) -> CliResult {
         health_check_interval_ms: health_interval.as_millis() as u64,
         services: loaded.config.services.len(),
         ports: ports.ports(),
-        supervisor: view.supervisor,
+        supervisor: view.supervisor.map(|s| s.pid),
         auto_resolve: monitoring.auto_resolve_conflicts,
         strategy: ports.strategy().to_owned(),
         terminate: args.yes,

@@ -133,8 +133,9 @@ impl PortWatch {
             .scan(&self.options)
             .map_err(|e| CliError::failure(format!("cannot read the socket table: {e}")))?;
         self.last_full = self.scanner.last_scan_was_full();
+        let detected = resolver::detect(&self.claims, &snapshot, &self.plan_options.detect);
         let found: Vec<resolver::Conflict> =
-            resolver::detect(&self.claims, &snapshot, &self.plan_options.detect)
+            conflicts::discount_supervisor(detected, view.supervisor)
                 .into_iter()
                 .filter(|c| {
                     c.is_on_primary()

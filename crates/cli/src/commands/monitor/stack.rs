@@ -29,8 +29,8 @@ pub struct Record {
 /// The stack now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct View {
-    /// The supervisor's pid, when it runs.
-    pub supervisor: Option<u32>,
+    /// The supervisor, when it runs.
+    pub supervisor: Option<ProcessIdentity>,
     /// The recorded services: all of them while the supervisor runs; only those whose
     /// recorded process is still alive when it is gone.
     pub services: BTreeMap<String, Record>,
@@ -136,7 +136,7 @@ fn view_of(file: &StateFile, alive: bool) -> View {
         })
         .collect();
     View {
-        supervisor: alive.then_some(file.supervisor.pid),
+        supervisor: alive.then_some(file.supervisor),
         services,
     }
 }

@@ -196,7 +196,7 @@ fn gather(loaded: &LoadedConfig, paths: &StatePaths, last: usize) -> CliResult<D
         source_note,
         supervisor: status.as_ref().and_then(|s| s.supervisor.clone()),
         stack: status.as_ref().and_then(|s| s.stack.clone()),
-        ports: port_rows(loaded, paths)?,
+        ports: port_rows(loaded, paths, recorded.as_ref())?,
         services,
         performance,
         history: HistorySummary::read(&paths.history, last),
@@ -290,7 +290,11 @@ fn from_state_file(recorded: &Recorded) -> (Vec<ServiceHealth>, Vec<Performance>
 }
 
 /// Each service's port now and who holds it, by the resolver's detection on a fresh scan.
-fn port_rows(loaded: &LoadedConfig, paths: &StatePaths) -> CliResult<Vec<PortRow>> {
+fn port_rows(
+    loaded: &LoadedConfig,
+    paths: &StatePaths,
+    recorded: Option<&Recorded>,
+) -> CliResult<Vec<PortRow>> {
     let config = &loaded.config;
     let memory = PortMemory::load(&paths.ports)
         .map_err(|e| log::warn!("sticky ports not read: {e}"))
@@ -302,7 +306,13 @@ fn port_rows(loaded: &LoadedConfig, paths: &StatePaths) -> CliResult<Vec<PortRow
     let snapshot = procscan::snapshot(&ScanOptions::default())
         .map_err(|e| CliError::failure(format!("cannot read the socket table: {e}")))?;
     let options = conflicts::plan_options(config, false);
-    let found = resolver::detect(&claims, &snapshot, &options.detect);
+    let supervisor = recorded
+        .filter(|r| r.supervisor_alive)
+        .map(|r| r.file.supervisor);
+    let found = conflicts::discount_supervisor(
+        resolver::detect(&claims, &snapshot, &options.detect),
+        supervisor,
+    );
     let rows = claims
         .iter()
         .zip(configured)
