@@ -60,12 +60,16 @@ impl Timeline {
                     ready_ms,
                 });
             }
-            Event::Healthy { service, after } => {
+            Event::Healthy { service, .. } => {
+                // When the event arrives, like the spawn: both are read off the same clock in
+                // the order the supervisor sent them, so a service spawned once its dependency
+                // was healthy is never seen spawned before it (the supervisor's own `after_ms`
+                // would mix its clock with the pump's latency).
+                let now = self.now_ms();
                 if let Some(&i) = inner.index.get(service) {
                     let times = &mut inner.services[i];
                     if times.ready_ms.is_none() {
-                        // From the spawn, as the supervisor measured it: more exact than now.
-                        times.ready_ms = Some(times.spawned_ms + after.as_millis() as u64);
+                        times.ready_ms = Some(now);
                     }
                 }
             }
@@ -116,7 +120,7 @@ mod tests {
         });
         let first = timeline.startup();
         let api = &first.services[0];
-        assert_eq!(api.ready_ms, Some(api.spawned_ms + 300));
+        assert!(api.ready_ms.is_some_and(|r| r >= api.spawned_ms));
         let worker = &first.services[1];
         assert_eq!(
             worker.ready_ms,
