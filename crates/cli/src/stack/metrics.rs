@@ -2,7 +2,7 @@
 //! `status` answers from memory instead of walking `/proc` while the user waits.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,7 +12,7 @@ use supervisor::SupervisorHandle;
 use crate::sys;
 
 /// Time between samples.
-const INTERVAL: Duration = Duration::from_secs(2);
+const INTERVAL: Duration = Duration::from_secs(5);
 
 /// What a service's group used at the last sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,7 +38,8 @@ struct Sample {
 pub struct Metrics {
     handle: SupervisorHandle,
     samples: Arc<Mutex<HashMap<u32, Sample>>>,
-    stop: Arc<AtomicBool>,
+    /// Dropped (or sent to) to stop the sampler at once; it sleeps on it between samples.
+    stop: Mutex<Option<mpsc::Sender<()>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -46,18 +47,20 @@ impl Metrics {
     /// Starts sampling the groups of `handle`'s services.
     pub fn start(handle: SupervisorHandle) -> Metrics {
         let samples: Arc<Mutex<HashMap<u32, Sample>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
         let thread = {
-            let (samples, stop) = (Arc::clone(&samples), Arc::clone(&stop));
+            let samples = Arc::clone(&samples);
             let handle = handle.clone();
             std::thread::Builder::new()
                 .name("portwarden-metrics".into())
                 .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
+                    // Sleep on the channel: no wake-ups between samples, and a stop is
+                    // noticed at once.
+                    loop {
                         sample(&handle, &samples, false);
-                        let until = Instant::now() + INTERVAL;
-                        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-                            std::thread::sleep(Duration::from_millis(50));
+                        match stopped.recv_timeout(INTERVAL) {
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
                         }
                     }
                 })
@@ -67,7 +70,7 @@ impl Metrics {
         Metrics {
             handle,
             samples,
-            stop,
+            stop: Mutex::new(Some(stop)),
             thread: Mutex::new(thread),
         }
     }
@@ -96,7 +99,8 @@ impl Metrics {
 
     /// Stops the sampler and waits for it.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        // Dropping the sender wakes the sampler, which then ends.
+        drop(self.stop.lock().unwrap_or_else(|p| p.into_inner()).take());
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(thread) = thread {
             let _ = thread.join();

@@ -1,6 +1,8 @@
 //! An HTTP GET must answer an expected status.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::{HealthCheck, HealthContext, HealthResult};
 
@@ -8,12 +10,24 @@ use super::{HealthCheck, HealthContext, HealthResult};
 /// 3xx). Plain `http://` only; proxies are never used (a `$http_proxy` meant for the outside
 /// world must not swallow local checks); redirects are not followed (a 3xx counts as
 /// healthy). Hosts other than localhost, 127.0.0.0/8 and ::1 are refused unless allowed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpCheck {
     url: String,
     expected: Vec<u16>,
     allow_remote: bool,
+    /// The HTTP agent, built once per timeout and reused: an idle supervisor runs many
+    /// checks, and building an agent for each one cost more than the request.
+    agent: Arc<Mutex<Option<(Duration, ureq::Agent)>>>,
 }
+
+impl PartialEq for HttpCheck {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.url, &self.expected, self.allow_remote)
+            == (&other.url, &other.expected, other.allow_remote)
+    }
+}
+
+impl Eq for HttpCheck {}
 
 impl HttpCheck {
     /// A check of `url`, expecting 2xx or 3xx, local hosts only.
@@ -22,6 +36,7 @@ impl HttpCheck {
             url: url.into(),
             expected: Vec::new(),
             allow_remote: false,
+            agent: Arc::default(),
         }
     }
 
@@ -35,6 +50,27 @@ impl HttpCheck {
     pub fn allow_remote(mut self, allow: bool) -> Self {
         self.allow_remote = allow;
         self
+    }
+
+    /// The agent for requests bounded by `timeout` (built on first use, kept while the
+    /// timeout stays the same).
+    fn agent(&self, timeout: Duration) -> ureq::Agent {
+        let mut cached = self.agent.lock().unwrap_or_else(|p| p.into_inner());
+        match cached.as_ref() {
+            Some((t, agent)) if *t == timeout => agent.clone(),
+            _ => {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .proxy(None)
+                    .timeout_connect(Some(timeout))
+                    .timeout_global(Some(timeout))
+                    .http_status_as_error(false)
+                    .max_redirects(0)
+                    .build()
+                    .into();
+                *cached = Some((timeout, agent.clone()));
+                agent
+            }
+        }
     }
 
     fn accepts(&self, status: u16) -> bool {
@@ -96,15 +132,7 @@ impl HealthCheck for HttpCheck {
                 self.url
             ));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .proxy(None)
-            .timeout_connect(Some(ctx.timeout))
-            .timeout_global(Some(ctx.timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build()
-            .into();
-        match agent.get(&self.url).call() {
+        match self.agent(ctx.timeout).get(&self.url).call() {
             Ok(response) => {
                 let status = response.status().as_u16();
                 if self.accepts(status) {
@@ -165,7 +193,7 @@ mod tests {
             port: None,
             bind_address: "127.0.0.1".parse().unwrap(),
             protocol: portcore::Protocol::Tcp,
-            timeout: std::time::Duration::from_millis(100),
+            timeout: Duration::from_millis(100),
             pid: None,
             working_dir: None,
         };

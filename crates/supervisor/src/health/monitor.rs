@@ -48,7 +48,8 @@ pub(crate) fn start(
             ctx,
             timing,
             stop: stop_rx,
-            in_flight: None,
+            worker: None,
+            in_flight: false,
             record,
         }
         .run(spawned_at, &*report)
@@ -64,8 +65,12 @@ struct Monitor {
     ctx: HealthContext,
     timing: HealthTiming,
     stop: Receiver<()>,
-    /// A check that overran its timeout and has not returned yet.
-    in_flight: Option<Receiver<HealthResult>>,
+    /// The thread that runs the checks, one at a time (started on first use, started again
+    /// after a check panicked).
+    worker: Option<Worker>,
+    /// A check that overran its timeout and has not returned yet (its result will arrive on
+    /// the worker's channel).
+    in_flight: bool,
     /// Each check's latency and result.
     record: Arc<Mutex<HealthRecorder>>,
 }
@@ -155,43 +160,59 @@ impl Monitor {
     }
 
     /// Runs one check, waiting at most the timeout for it. A check that overruns is left to
-    /// finish on its thread, and no other starts until it has: checks never pile up. `None`
-    /// when the monitor was stopped meanwhile.
+    /// finish on the worker thread, and no other starts until it has: checks never pile up.
+    /// `None` when the monitor was stopped meanwhile.
     fn run_one(&mut self) -> Option<HealthResult> {
-        if let Some(previous) = self.in_flight.take() {
+        if self.in_flight
+            && let Some(worker) = &self.worker
+        {
             loop {
-                match previous.recv_timeout(Duration::from_millis(50)) {
-                    Ok(_) | Err(RecvTimeoutError::Disconnected) => break,
+                match worker.results.recv_timeout(Duration::from_millis(50)) {
+                    Ok(_) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.worker = None;
+                        break;
+                    }
                     Err(RecvTimeoutError::Timeout) if self.stopped() => return None,
                     Err(RecvTimeoutError::Timeout) => {}
                 }
             }
         }
+        self.in_flight = false;
+        let worker = match self.worker.take() {
+            Some(worker) => worker,
+            None => match Worker::start(Arc::clone(&self.check), self.ctx.clone()) {
+                Ok(worker) => worker,
+                Err(e) => {
+                    return Some(HealthResult::unhealthy(format!(
+                        "no thread for the check: {e}"
+                    )));
+                }
+            },
+        };
         let started = Instant::now();
-        let (tx, rx) = mpsc::channel();
-        let check = Arc::clone(&self.check);
-        let ctx = self.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("pw-check-{}", self.ctx.service))
-            .spawn(move || {
-                let _ = tx.send(check.check(&ctx));
-            });
-        if let Err(e) = spawned {
+        if worker.requests.send(()).is_err() {
+            // The worker died with a panicking check: a new one next time.
             return Some(HealthResult::unhealthy(format!(
-                "no thread for the check: {e}"
+                "{} panicked",
+                self.check.describe()
             )));
         }
         // A little grace, so checks that honour the timeout report their own reason.
         let limit = self.timing.timeout + Duration::from_millis(50);
-        let result = rx.recv_timeout(limit);
+        let result = worker.results.recv_timeout(limit);
         let healthy = matches!(result, Ok(HealthResult::Healthy));
         if let Ok(mut record) = self.record.lock() {
             record.record(started.elapsed(), healthy);
         }
         match result {
-            Ok(result) => Some(result),
+            Ok(result) => {
+                self.worker = Some(worker);
+                Some(result)
+            }
             Err(RecvTimeoutError::Timeout) => {
-                self.in_flight = Some(rx);
+                self.worker = Some(worker);
+                self.in_flight = true;
                 Some(HealthResult::unhealthy(format!(
                     "{} did not answer within {:?}",
                     self.check.describe(),
@@ -203,5 +224,30 @@ impl Monitor {
                 self.check.describe()
             ))),
         }
+    }
+}
+
+/// A thread that runs a service's check each time it is asked, for the life of the monitor:
+/// an idle supervisor with many services must not start a thread for every check. It ends
+/// when the monitor drops its request channel.
+struct Worker {
+    requests: Sender<()>,
+    results: Receiver<HealthResult>,
+}
+
+impl Worker {
+    fn start(check: Arc<dyn HealthCheck>, ctx: HealthContext) -> std::io::Result<Worker> {
+        let (requests, asked) = mpsc::channel::<()>();
+        let (answer, results) = mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("pw-check-{}", ctx.service))
+            .spawn(move || {
+                while asked.recv().is_ok() {
+                    if answer.send(check.check(&ctx)).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Worker { requests, results })
     }
 }

@@ -28,7 +28,11 @@ use crate::sys::{self, ExitInfo};
 pub(crate) const INSTANCE_ENV: &str = "PORTWARDEN_INSTANCE";
 
 /// How often children are scanned for orphans when nothing else happens.
-const SCAN_INTERVAL: Duration = Duration::from_millis(500);
+const SCAN_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Every this many scans, every process is looked at instead of our main thread's children
+/// only: a safety net should an orphan be re-parented to another of our threads.
+const FULL_SCAN_EVERY: u32 = 15;
 
 /// Called once with the exit status, on the reaper thread: keep it short.
 pub(crate) type OnExit = Box<dyn FnOnce(u32, ExitInfo) + Send>;
@@ -144,9 +148,9 @@ impl Reaper {
             .collect()
     }
 
-    /// Scans for orphans now (on the caller's thread).
+    /// Scans every process for orphans now (on the caller's thread).
     pub(crate) fn scan_now(&self) {
-        self.scan_orphans();
+        self.scan_orphans(true);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -157,6 +161,7 @@ impl Reaper {
 
     fn run(&self) {
         let mut last_scan = Instant::now();
+        let mut scans: u32 = 0;
         loop {
             let (fds, pids): (Vec<RawFd>, Vec<(u32, bool)>) = {
                 let state = self.lock();
@@ -227,20 +232,34 @@ impl Reaper {
             }
             // A service's exit re-parents its children to us: look for them at once.
             if any_service_exit || last_scan.elapsed() >= SCAN_INTERVAL {
-                self.scan_orphans();
+                scans = scans.wrapping_add(1);
+                self.scan_orphans(scans.is_multiple_of(FULL_SCAN_EVERY));
                 last_scan = Instant::now();
             }
         }
     }
 
     /// Adopts the children that are orphans (see the module documentation); zombies among
-    /// them are reaped at once.
-    fn scan_orphans(&self) {
+    /// them are reaped at once. The children of our main thread are read from one file (an
+    /// idle supervisor must stay cheap); with `full`, or where that file does not exist,
+    /// every process is looked at.
+    fn scan_orphans(&self, full: bool) {
         let _guard = self
             .spawn_lock
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let candidates: Vec<(u32, sys::ProcStat)> = sys::all_pids()
+        let pids = match sys::main_thread_children() {
+            Some(children) if !full => children,
+            _ => sys::all_pids(),
+        };
+        // Our own services are children too: skip what is known before reading anything.
+        let pids: Vec<u32> = {
+            let state = self.lock();
+            pids.into_iter()
+                .filter(|pid| !state.watched.contains_key(pid) && !state.orphans.contains_key(pid))
+                .collect()
+        };
+        let candidates: Vec<(u32, sys::ProcStat)> = pids
             .into_iter()
             .filter_map(|pid| Some((pid, sys::proc_stat(pid)?)))
             .filter(|(_, stat)| stat.ppid == self.own_pid && stat.sid != self.own_sid)

@@ -171,6 +171,19 @@ fn parse_stat(stat: &str) -> Option<ProcStat> {
 }
 
 /// Every pid in `/proc`.
+/// The children of this process's main thread, from `/proc/self/task/<pid>/children`
+/// (`CONFIG_PROC_CHILDREN`); `None` when the kernel does not provide the file. Orphans
+/// re-parented to a child subreaper become children of its main thread while it lives.
+pub(crate) fn main_thread_children() -> Option<Vec<u32>> {
+    let pid = std::process::id();
+    let text = std::fs::read_to_string(format!("/proc/self/task/{pid}/children")).ok()?;
+    Some(
+        text.split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+    )
+}
+
 pub(crate) fn all_pids() -> Vec<u32> {
     std::fs::read_dir("/proc")
         .map(|dir| {

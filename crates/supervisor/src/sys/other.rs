@@ -59,6 +59,10 @@ pub(crate) fn proc_stat(_pid: u32) -> Option<ProcStat> {
     None
 }
 
+pub(crate) fn main_thread_children() -> Option<Vec<u32>> {
+    None
+}
+
 pub(crate) fn all_pids() -> Vec<u32> {
     Vec::new()
 }
