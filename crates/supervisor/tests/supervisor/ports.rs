@@ -89,13 +89,22 @@ fn a_taken_port_moves_through_the_arbiter_and_dependents_follow() {
     drop(squatter);
 }
 
-/// The value of `key` in a live process's environment.
+/// The value of `key` in a live process's environment. Read until it is there (for up to
+/// 5 s): while the service's `sh -c` execs the real program, `environ` reads empty.
 fn environ_of(pid: u32, key: &str) -> Option<String> {
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    environ.split(|&b| b == 0).find_map(|entry| {
-        let entry = String::from_utf8_lossy(entry);
-        entry.strip_prefix(&format!("{key}=")).map(str::to_owned)
-    })
+    let read = || {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        environ.split(|&b| b == 0).find_map(|entry| {
+            let entry = String::from_utf8_lossy(entry);
+            entry.strip_prefix(&format!("{key}=")).map(str::to_owned)
+        })
+    };
+    let mut value = None;
+    testkit::wait_until(std::time::Duration::from_secs(5), || {
+        value = read();
+        value.is_some()
+    });
+    value
 }
 
 #[test]
