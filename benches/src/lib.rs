@@ -29,6 +29,7 @@ mod guard;
 pub mod measure;
 mod network;
 mod peers;
+pub mod procfs;
 pub mod report;
 pub mod stats;
 mod suite;
