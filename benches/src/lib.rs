@@ -31,6 +31,7 @@ mod network;
 mod peers;
 pub mod procfs;
 pub mod report;
+pub mod stacks;
 pub mod stats;
 mod suite;
 mod sys;
