@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::suite::kill_port::KillPortArgs;
 use crate::suite::scan::ScanArgs;
 use crate::suite::scan_steady::ScanSteadyArgs;
+use crate::suite::supervisor::SupervisorArgs;
 
 /// Times portwarden against the tools it replaces, in the same run, and prints the ratios.
 ///
@@ -69,6 +70,9 @@ pub enum Suite {
     KillPort(KillPortArgs),
     /// procscan's long-lived Scanner in steady state vs cold snapshots, in process.
     ScanSteady(ScanSteadyArgs),
+    /// The supervisor vs supervisord and pm2: idle CPU and memory, crash to respawn, and
+    /// start-to-healthy of a dependency chain.
+    Supervisor(SupervisorArgs),
 }
 
 impl Suite {
@@ -78,6 +82,7 @@ impl Suite {
             Suite::Scan(_) => "scan",
             Suite::KillPort(_) => "kill-port",
             Suite::ScanSteady(_) => "scan-steady",
+            Suite::Supervisor(_) => "supervisor",
         }
     }
 }
@@ -136,6 +141,30 @@ mod tests {
         assert!(
             Args::try_parse_from(["pw-bench", "scan-steady", "--full-pass-every", "0"]).is_err()
         );
+    }
+
+    #[test]
+    fn the_supervisor_suites_parse_with_their_options() {
+        let a = Args::try_parse_from([
+            "pw-bench",
+            "supervisor",
+            "--services",
+            "5",
+            "--idle",
+            "10",
+            "--parts",
+            "idle,crash",
+        ])
+        .unwrap();
+        match a.suite {
+            Suite::Supervisor(s) => {
+                assert_eq!(
+                    (s.services, s.idle, s.levels, s.parts.len()),
+                    (5, 10, 10, 2)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

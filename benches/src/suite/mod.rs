@@ -13,6 +13,7 @@ use crate::report::{CommandResult, Role};
 pub mod kill_port;
 pub mod scan;
 pub mod scan_steady;
+pub mod supervisor;
 
 /// The background every suite but `scan` starts: processes each holding a few IPv4 TCP
 /// listeners on 127.0.0.1, so every walk of `/proc/*/fd` (portwarden's and the peers') is as
