@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::suite::kill_port::KillPortArgs;
 use crate::suite::scan::ScanArgs;
 use crate::suite::scan_steady::ScanSteadyArgs;
+use crate::suite::status::StatusArgs;
 use crate::suite::supervisor::SupervisorArgs;
 
 /// Times portwarden against the tools it replaces, in the same run, and prints the ratios.
@@ -73,6 +74,8 @@ pub enum Suite {
     /// The supervisor vs supervisord and pm2: idle CPU and memory, crash to respawn, and
     /// start-to-healthy of a dependency chain.
     Supervisor(SupervisorArgs),
+    /// `portwarden status --json` vs `supervisorctl status` and `pm2 jlist`, 30 services up.
+    Status(StatusArgs),
 }
 
 impl Suite {
@@ -83,6 +86,7 @@ impl Suite {
             Suite::KillPort(_) => "kill-port",
             Suite::ScanSteady(_) => "scan-steady",
             Suite::Supervisor(_) => "supervisor",
+            Suite::Status(_) => "status",
         }
     }
 }
@@ -165,6 +169,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let b = Args::try_parse_from(["pw-bench", "status", "--runs", "50"]).unwrap();
+        assert_eq!((b.suite.name(), b.runs), ("status", 50));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! pw-bench: times portwarden against the tools it replaces, in the same run, and prints the
 //! ratios of their medians against portwarden's targets.
 //!
-//! Each suite (`scan`, `kill-port`, `scan-steady`, `supervisor`) starts real fixture
+//! Each suite (`scan`, `kill-port`, `scan-steady`, `supervisor`, `status`) starts real fixture
 //! processes holding real sockets (in a private network namespace when it may), runs portwarden
 //! and its peers as whole processes (or, for the supervisors, side by side), interleaved
 //! round-robin, and reports median, p90, min and peak RSS per command (or CPU and memory of a
@@ -125,6 +125,7 @@ fn run(args: &Args, network: network::Network) -> Result<bool, BenchError> {
         Suite::KillPort(kill) => vec![suite::kill_port::run(&ctx, kill)?],
         Suite::ScanSteady(steady) => vec![suite::scan_steady::run(&ctx, steady)?],
         Suite::Supervisor(sup) => suite::supervisor::run(&ctx, sup)?,
+        Suite::Status(status) => vec![suite::status::run(&ctx, status)?],
     };
     let missed = suites.iter().any(SuiteReport::missed);
     let report = Report {

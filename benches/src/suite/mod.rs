@@ -13,6 +13,7 @@ use crate::report::{CommandResult, Role};
 pub mod kill_port;
 pub mod scan;
 pub mod scan_steady;
+pub mod status;
 pub mod supervisor;
 
 /// The background every suite but `scan` starts: processes each holding a few IPv4 TCP
