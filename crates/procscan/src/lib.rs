@@ -53,7 +53,7 @@ pub use process::{
     ancestors, descendants, group_members, is_same_process, process_identity, process_info,
     processes,
 };
-pub use scan::{lookup_port, snapshot};
+pub use scan::{holds_port, lookup_port, port_sockets, snapshot};
 pub use scanner::Scanner;
 pub use signal::{
     ParseSignalError, Refusal, SafetyPolicy, Signal, SignalError, TerminateOptions,

@@ -3,7 +3,9 @@
 use portcore::{Family, PortRange, Protocol};
 
 use crate::table::Query;
-use crate::{Error, ProcessDetail, ScanOptions, Snapshot, SourcePreference, StateFilter, sys};
+use crate::{
+    Error, ProcessDetail, ScanOptions, Snapshot, Socket, SourcePreference, StateFilter, sys,
+};
 
 /// Reads the socket table and the processes holding its sockets.
 ///
@@ -88,4 +90,70 @@ pub fn lookup_port(
         source: SourcePreference::Auto,
     };
     sys::snapshot(&query, detail)
+}
+
+fn port_query(port: u16, protocol: Option<Protocol>, states: StateFilter) -> Option<Query> {
+    Some(Query {
+        protocols: protocol.map_or_else(|| Protocol::ALL.to_vec(), |p| vec![p]),
+        families: vec![Family::V4, Family::V6],
+        states,
+        ports: Some(PortRange::single(port)?),
+        source: SourcePreference::Auto,
+    })
+}
+
+/// The sockets on one local port, without their holders: only the kernel's socket table is
+/// read (no pass over `/proc/*/fd`), so this is cheap enough to poll, e.g. while waiting for a
+/// port to be released.
+///
+/// ```
+/// use procscan::{StateFilter, port_sockets};
+/// use portcore::Protocol;
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+/// let sockets = port_sockets(port, Some(Protocol::Tcp), StateFilter::Listening)?;
+/// assert_eq!(sockets.len(), 1);
+/// assert!(sockets[0].holders.is_empty(), "holders are not looked up");
+/// drop(listener);
+/// assert!(port_sockets(port, Some(Protocol::Tcp), StateFilter::Listening)?.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn port_sockets(
+    port: u16,
+    protocol: Option<Protocol>,
+    states: StateFilter,
+) -> Result<Vec<Socket>, Error> {
+    match port_query(port, protocol, states) {
+        Some(query) => sys::sockets(&query),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Whether `pid` holds a socket on local port `port` in `states`: the kernel's table for that
+/// port, then only `pid`'s descriptors. This is the check to make just before signalling a
+/// process planned as a port's holder ("does it still hold the port?") without walking every
+/// process.
+///
+/// ```
+/// use procscan::{StateFilter, holds_port};
+/// use portcore::Protocol;
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+/// let me = std::process::id();
+/// assert!(holds_port(me, port, Some(Protocol::Tcp), StateFilter::Listening)?);
+/// assert!(!holds_port(me, port, Some(Protocol::Udp), StateFilter::Listening)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn holds_port(
+    pid: u32,
+    port: u16,
+    protocol: Option<Protocol>,
+    states: StateFilter,
+) -> Result<bool, Error> {
+    match port_query(port, protocol, states) {
+        Some(query) => sys::holds(pid, &query),
+        None => Ok(false),
+    }
 }

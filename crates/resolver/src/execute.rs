@@ -179,7 +179,7 @@ fn run(action: &Action, entry_protocol: Protocol, options: &ExecuteOptions) -> O
             if let Err(err) = host::check_target(*identity, &options.policy) {
                 return terminate_error(err, identity.pid);
             }
-            match host::port_holders(*port, *protocol) {
+            match host::still_holds(identity.pid, *port, *protocol) {
                 Err(message) => {
                     return Outcome::Failed {
                         message: format!(
@@ -188,7 +188,7 @@ fn run(action: &Action, entry_protocol: Protocol, options: &ExecuteOptions) -> O
                         ),
                     };
                 }
-                Ok(pids) if !pids.contains(&identity.pid) => {
+                Ok(false) => {
                     return Outcome::Skipped {
                         reason: format!(
                             "pid {} ({name}) no longer holds port {port}/{protocol}: not signalled",
@@ -196,7 +196,7 @@ fn run(action: &Action, entry_protocol: Protocol, options: &ExecuteOptions) -> O
                         ),
                     };
                 }
-                Ok(_) => {}
+                Ok(true) => {}
             }
             let terminate = TerminateOptions {
                 signal: *signal,
@@ -263,10 +263,15 @@ fn verify(
     };
     let deadline = Instant::now() + options.verify_timeout;
     loop {
-        let holders = host::port_holders(port, entry.protocol).unwrap_or_default();
-        let probe = probe_port(port, entry.protocol);
-        let free = holders.is_empty() && probe.is_free();
+        // Poll the kernel's table (cheap); walk the processes only to name a holder left.
+        let listened = host::port_listened(port, entry.protocol).unwrap_or(true);
+        let free = !listened && probe_port(port, entry.protocol).is_free();
         if free || Instant::now() >= deadline || migrated_to.is_some() {
+            let holders = if free || !listened {
+                Vec::new()
+            } else {
+                host::port_holders(port, entry.protocol).unwrap_or_default()
+            };
             let detail = if free {
                 format!("port {port}/{} is free", entry.protocol)
             } else if holders.is_empty() {

@@ -34,6 +34,20 @@ pub(crate) fn ancestors(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Whether `pid` still holds a listening socket on `port`: the kernel's table for the port,
+/// then only that process's descriptors (not every process's).
+pub(crate) fn still_holds(pid: u32, port: u16, protocol: Protocol) -> Result<bool, String> {
+    procscan::holds_port(pid, port, Some(protocol), StateFilter::Listening)
+        .map_err(|e| e.to_string())
+}
+
+/// Whether any listening socket is on `port` now (the kernel's table only: cheap to poll).
+pub(crate) fn port_listened(port: u16, protocol: Protocol) -> Result<bool, String> {
+    procscan::port_sockets(port, Some(protocol), StateFilter::Listening)
+        .map(|sockets| !sockets.is_empty())
+        .map_err(|e| e.to_string())
+}
+
 /// The pids whose listening sockets hold `port` now (a fresh, kernel-filtered lookup).
 pub(crate) fn port_holders(port: u16, protocol: Protocol) -> Result<Vec<u32>, String> {
     let found = procscan::lookup_port(

@@ -192,6 +192,21 @@ fn sid(pid: u32) -> u32 {
     id.max(0) as u32
 }
 
+/// The socket table of `query` alone (the portable path has no cheaper way than a snapshot).
+pub(crate) fn sockets(query: &Query) -> Result<Vec<Socket>, Error> {
+    let mut sockets = snapshot(query, ProcessDetail::Pids)?.sockets;
+    for socket in &mut sockets {
+        socket.holders.clear();
+    }
+    Ok(sockets)
+}
+
+/// Whether `pid` holds one of the sockets of `query`.
+pub(crate) fn holds(pid: u32, query: &Query) -> Result<bool, Error> {
+    let snapshot = snapshot(query, ProcessDetail::Pids)?;
+    Ok(snapshot.sockets.iter().any(|s| s.holders.contains(&pid)))
+}
+
 pub(crate) fn process_info(pid: u32, detail: ProcessDetail) -> Result<ProcessInfo, Error> {
     read(Some(&[pid]), detail)?
         .into_iter()

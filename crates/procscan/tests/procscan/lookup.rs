@@ -193,3 +193,36 @@ fn udp_only_and_both_protocols() {
     .unwrap();
     assert!(tcp.sockets.iter().all(|s| s.protocol == Protocol::Tcp));
 }
+
+#[test]
+fn holds_port_checks_one_process_and_port_sockets_reads_no_holders() {
+    let shared = Fixture::spawn(&["--tcp", "127.0.0.1:0", "--fork-child"]);
+    let other = Fixture::spawn(&["--tcp", "127.0.0.1:0"]);
+    let port = shared.ready.tcp_port();
+    let child = shared.ready.child.unwrap();
+    let tcp = Some(Protocol::Tcp);
+    for pid in [shared.pid(), child] {
+        assert!(procscan::holds_port(pid, port, tcp, StateFilter::Listening).unwrap());
+    }
+    assert!(!procscan::holds_port(other.pid(), port, tcp, StateFilter::Listening).unwrap());
+    assert!(
+        !procscan::holds_port(
+            shared.pid(),
+            port,
+            Some(Protocol::Udp),
+            StateFilter::Listening
+        )
+        .unwrap()
+    );
+
+    let sockets = procscan::port_sockets(port, tcp, StateFilter::Listening).unwrap();
+    assert_eq!(sockets.len(), 1);
+    assert_eq!(sockets[0].local, shared.ready.tcp[0]);
+    assert!(sockets[0].holders.is_empty());
+    drop(shared);
+    assert!(wait_until(Duration::from_secs(5), || {
+        procscan::port_sockets(port, tcp, StateFilter::Listening)
+            .unwrap()
+            .is_empty()
+    }));
+}

@@ -339,6 +339,7 @@ impl Controller {
                             from: port,
                             to,
                         });
+                        self.restart_users_of(i);
                         return Ok(to);
                     }
                     _ => "the port arbiter found no other port".to_owned(),
@@ -348,6 +349,27 @@ impl Controller {
         Err(format!(
             "port {port} is taken by another process ({evidence}); {why}"
         ))
+    }
+
+    /// Restarts the running services that were given `i`'s old port: those that depend on it
+    /// and those whose command, environment or health check names it. They start again with
+    /// the new port (templates are expanded at every spawn), so a frontend follows a backend
+    /// that had to move while the stack ran.
+    fn restart_users_of(&mut self, i: usize) {
+        let moved = self.units[i].spec.name.clone();
+        let dependents = self.stack.dependents_of(i);
+        let users: Vec<usize> = (0..self.units.len())
+            .filter(|&j| j != i)
+            .filter(|&j| dependents.contains(&j) || names_service(&self.units[j].spec, &moved))
+            .filter(|&j| self.units[j].pid.is_some() && self.units[j].wanted)
+            .collect();
+        for j in users {
+            log::info!(
+                "{}: restarting, since {moved} moved to another port",
+                self.units[j].spec.name
+            );
+            self.restart_request(j);
+        }
     }
 
     /// Spawns the service itself (after its setup, or again after an exit).
@@ -617,6 +639,22 @@ impl Controller {
         log::warn!("{service} failed: {reason}");
         self.emit(Event::Failed { service, reason });
     }
+}
+
+/// Whether `spec`'s command, environment or health check refers to `service`'s port.
+fn names_service(spec: &crate::spec::ServiceSpec, service: &str) -> bool {
+    let health = match &spec.health {
+        crate::HealthSpec::Http { url, .. } => Some(url.as_str()),
+        crate::HealthSpec::Tcp { address } => Some(address.as_str()),
+        crate::HealthSpec::Exec { command } => Some(command.as_str()),
+        _ => None,
+    };
+    let wanted = template::Reference::ServicePort(service.to_owned());
+    std::iter::once(spec.command.as_str())
+        .chain(spec.env.values().map(String::as_str))
+        .chain(spec.setup_command.as_deref())
+        .chain(health)
+        .any(|text| template::references(text).is_ok_and(|refs| refs.contains(&wanted)))
 }
 
 #[cfg(test)]

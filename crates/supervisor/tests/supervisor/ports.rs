@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use supervisor::{Condition, Event, HealthSpec, PortArbiter, ServiceSpec};
+use supervisor::{Condition, Event, HealthSpec, PortArbiter, RestartPolicy, ServiceSpec};
 
 use crate::common::*;
 
@@ -85,6 +85,53 @@ fn a_taken_port_moves_through_the_arbiter_and_dependents_follow() {
         "{body}"
     );
     assert_eq!(run.handle.service_status("api").unwrap().port, Some(to));
+    run.shutdown().unwrap();
+    drop(squatter);
+}
+
+/// The value of `key` in a live process's environment.
+fn environ_of(pid: u32, key: &str) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ.split(|&b| b == 0).find_map(|entry| {
+        let entry = String::from_utf8_lossy(entry);
+        entry.strip_prefix(&format!("{key}=")).map(str::to_owned)
+    })
+}
+
+#[test]
+fn running_dependents_restart_when_a_dependency_moves_at_run_time() {
+    let port = free_port();
+    let arbiter: Arc<dyn PortArbiter> = Arc::new(|_: &str, _: u16| Some(free_port()));
+    // api crashes every 400 ms; its second restart waits out a backoff, in which the port is
+    // taken, so the third start fails with "address already in use" and moves.
+    let mut api = fixture_service(
+        "api",
+        "--tcp 127.0.0.1:{port} --exit-after 400 --exit-code 1",
+    )
+    .port(port)
+    .health(HealthSpec::None)
+    .restart(RestartPolicy::OnFailure);
+    api.restart_limits.max_attempts = 20;
+    let web = fixture_service("web", "--tcp 127.0.0.1:0")
+        .env("API_PORT", "{services.api.port}")
+        .health(HealthSpec::None)
+        .depends_on("api", Condition::Started);
+    let mut run = Run::start_with(vec![api, web], |o| o.arbiter = Some(arbiter));
+    let first_web = pid_of(&run.wait_for(LONG, spawned("web")));
+    assert_eq!(environ_of(first_web, "API_PORT"), Some(port.to_string()));
+    let exited_api = |e: &Event| matches!(e, Event::Exited { service, .. } if service == "api");
+    run.wait_for(LONG, exited_api);
+    run.wait_for(LONG, exited_api);
+    // Within the backoff before the next start: another process takes the port.
+    let squatter = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let migrated = run.wait_for(LONG, |e| matches!(e, Event::PortMigrated { .. }));
+    let Event::PortMigrated { to, .. } = migrated else {
+        unreachable!()
+    };
+    let second_web = pid_of(&run.wait_for(LONG, spawned("web")));
+    assert_ne!(first_web, second_web, "web was restarted");
+    assert_eq!(environ_of(second_web, "API_PORT"), Some(to.to_string()));
+    assert!(!testkit::pid_alive(first_web));
     run.shutdown().unwrap();
     drop(squatter);
 }

@@ -13,7 +13,7 @@ mod signal;
 
 pub(crate) use incremental::Cache as ScanCache;
 pub(crate) use queries::{ancestors, descendants, group_members, process_info, processes};
-pub(crate) use scan::snapshot;
+pub(crate) use scan::{holds, snapshot, sockets};
 pub(crate) use signal::{Handle, signal_group, wait_exit};
 
 use crate::{Error, ProcessIdentity};

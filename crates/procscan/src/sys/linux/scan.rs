@@ -135,3 +135,29 @@ pub(crate) fn details(
     ));
     found
 }
+
+/// The socket table of `query` alone: no descriptor pass, so no holders.
+pub(crate) fn sockets(query: &Query) -> Result<Vec<Socket>, Error> {
+    let (mut sockets, _) = socket_table(query)?;
+    table::sort(&mut sockets);
+    Ok(sockets)
+}
+
+/// Whether `pid` holds one of the sockets of `query`: the table, then `pid`'s descriptors only.
+pub(crate) fn holds(pid: u32, query: &Query) -> Result<bool, Error> {
+    let (sockets, _) = socket_table(query)?;
+    let mut wanted: Vec<u64> = sockets
+        .iter()
+        .map(|s| s.inode)
+        .filter(|&i| i != 0)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(false);
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let root = ProcRoot::open()?;
+    Ok(fds::pass(&root, &[pid], Some(&wanted)).into_iter().any(
+        |(_, fds)| matches!(fds, Fds::Sockets(found) | Fds::Unreadable(found) if !found.is_empty()),
+    ))
+}
