@@ -1,6 +1,6 @@
 //! Finding a stack's service processes the same way for every supervisor: among the
 //! supervisor's children (`/proc/PID/task/TID/children`, every thread's), the ones whose
-//! argv[0] is the stack's own link to pw-fixture and whose arguments name the service's
+//! `argv[0]` is the stack's own link to pw-fixture and whose arguments name the service's
 //! address. A process counts once it has exec'd the service program: portwarden's
 //! `sh -c 'exec ...'` counts from its exec, as supervisord's and pm2's direct spawns do.
 //!
@@ -146,7 +146,7 @@ pub fn matches(
     rest.iter().find_map(|a| by_address.get(a).copied())
 }
 
-/// Every process on the machine whose argv[0] is `program`: what is left of a stack after its
+/// Every process on the machine whose `argv[0]` is `program`: what is left of a stack after its
 /// supervisor stopped, whoever its parent now is.
 pub fn processes_running(program: &Path) -> Vec<u32> {
     let program = program.as_os_str().as_encoded_bytes();

@@ -3,7 +3,7 @@
 //!
 //! Every service is `pw-fixture --http 127.0.0.1:PORT` (an HTTP server whose `/health` answers
 //! 200 at once), restarted whenever it exits. Its program is a link to pw-fixture inside the
-//! stack's folder, so argv[0] tells this stack's services from every other process on the
+//! stack's folder, so `argv[0]` tells this stack's services from every other process on the
 //! machine: that is how they are found ([`finder`]) and how leftovers are caught after a stop.
 //!
 //! A [`Supervisor`] is one implementation per file (`portwarden.rs`, `supervisord.rs`,

@@ -59,6 +59,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<SuiteReport, BenchError> 
         .iter_mut()
         .map(|r| r.finder.live(services)[0].map(|id| id.pid))
         .collect();
+    let processes = suite::process_count();
     let specs: Vec<measure::CommandSpec> = running.iter().map(|r| r.status()).collect();
     crate::note(&format!(
         "measuring {} status commands: {} warm-up + {} timed rounds ...",
@@ -126,8 +127,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<SuiteReport, BenchError> 
             ctx.network.describe(),
             ctx.describe_plan(),
             format!(
-                "machine: {} processes; load average (1 min) {load_before} before, {load_after} after",
-                suite::process_count()
+                "machine: {processes} processes, the stacks' included; load average (1 min) {load_before} before, {load_after} after"
             ),
         ],
         network: ctx.network.name(),
