@@ -73,6 +73,14 @@ pub enum Command {
     /// End whatever listens on exactly these ports (safety checks first).
     #[command(long_flag = "kill-port")]
     KillPort(KillPortArgs),
+    /// Watch the services' ports, health and resource use; report each change as it happens
+    /// (and resolve new conflicts when monitoring.auto_resolve_conflicts is on).
+    #[command(long_flag = "monitor")]
+    Monitor(MonitorArgs),
+    /// One report of everything: port status, service health, conflict history, performance,
+    /// start-up timings with the critical chain, and where the logs are.
+    #[command(long_flag = "report")]
+    Report(ReportArgs),
     /// The stack: up, status, stop, restart, logs, start-service, health-check, check.
     #[command(flatten)]
     Stack(StackCommand),
@@ -136,6 +144,31 @@ pub struct KillPortArgs {
     /// Do not ask before ending processes (needed when there is no terminal).
     #[arg(short, long)]
     pub yes: bool,
+}
+
+/// `monitor`.
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// Time between port checks (default: monitoring.interval).
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<crate::config::Duration>,
+    /// Stop after this long (default: run until Ctrl-C or SIGTERM).
+    #[arg(long = "for", value_name = "DURATION")]
+    pub for_: Option<crate::config::Duration>,
+    /// Stop after this many port checks.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Let conflict resolution stop the processes holding the ports (it never does without).
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// How many of the most recent conflicts to list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub last: usize,
 }
 
 /// `scan`.
@@ -203,6 +236,13 @@ mod tests {
         );
         let d = Cli::try_parse_from(["portwarden", "--export-config", "out.yaml"]).unwrap();
         assert!(matches!(d.command, Command::ExportConfig(_)));
+        let e = Cli::try_parse_from(["portwarden", "--monitor", "--interval", "5s", "-v"]).unwrap();
+        assert!(matches!(
+            e.command,
+            Command::Monitor(MonitorArgs { interval: Some(i), .. }) if i.get().as_secs() == 5
+        ));
+        let f = Cli::try_parse_from(["portwarden", "--report", "--json"]).unwrap();
+        assert!(matches!(f.command, Command::Report(ReportArgs { last: 10 })) && f.global.json);
     }
 
     #[test]
@@ -211,5 +251,7 @@ mod tests {
         assert!(Cli::try_parse_from(["portwarden", "port", "70000"]).is_err());
         assert!(Cli::try_parse_from(["portwarden", "scan", "--range", "9000-8000"]).is_err());
         assert!(Cli::try_parse_from(["portwarden", "scan", "--proto", "sctp"]).is_err());
+        assert!(Cli::try_parse_from(["portwarden", "monitor", "--count", "0"]).is_err());
+        assert!(Cli::try_parse_from(["portwarden", "monitor", "--interval", "soon"]).is_err());
     }
 }

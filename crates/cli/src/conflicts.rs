@@ -3,18 +3,20 @@
 //! `cleanup`, `kill-port`, `monitor`, `check` and the stack's start all go through here, so
 //! they agree on what conflicts are and record them alike.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use procscan::{Signal, Snapshot};
+use procscan::{ProcessIdentity, Signal, Snapshot};
 use resolver::{
-    Claim, ClassifyContext, DetectOptions, EntryOutcome, History, Plan, PlanOptions, PortMemory,
-    Report, ResolutionSettings,
+    Claim, ClassifyContext, Conflict, DetectOptions, EntryOutcome, History, Plan, PlanOptions,
+    PortMemory, Report, ResolutionSettings,
 };
 
 use crate::config::Config;
 use crate::control::paths::StatePaths;
+use crate::control::state::Recorded;
 use crate::exit::{self, CliError, CliResult};
 
 /// The claim of one configured service (its patterns compiled), or `None` for a service
@@ -46,6 +48,71 @@ pub fn claims(config: &Config, memory: Option<&PortMemory>) -> CliResult<Vec<Cla
         memory.apply(&mut claims);
     }
     Ok(claims)
+}
+
+/// A service of the project's stack that runs now: its process and its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Running {
+    /// Its process (pid and start time).
+    pub identity: ProcessIdentity,
+    /// The port it was given (after any migration).
+    pub port: Option<u16>,
+}
+
+/// The services of the project's stack whose recorded process is alive, from the state file
+/// (`supervisor::read_state`; each process checked to be the recorded one).
+pub fn running_services(paths: &StatePaths) -> BTreeMap<String, Running> {
+    Recorded::read(paths)
+        .map(|r| r.live_services())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| {
+            (
+                l.service,
+                Running {
+                    identity: l.identity,
+                    port: l.port,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Points the claims at the running stack: a running service claims the port it runs on,
+/// and its process is its live instance, so the stack's own services are not conflicts (and
+/// a copy of one elsewhere is a stale copy).
+pub fn follow_stack(claims: &mut [Claim], running: &BTreeMap<String, Running>) {
+    for claim in claims {
+        if let Some(r) = running.get(&claim.name) {
+            claim.port = r.port.unwrap_or(claim.port);
+            claim.last_instance = Some(r.identity);
+        }
+    }
+}
+
+/// The conflicts without the stack's supervisor among the holders: it holds the ports of
+/// socket-activated services itself (it binds them and hands them over), which is no
+/// conflict. A conflict left with no holder is dropped; the others take the level of the
+/// holders left (a port held by the supervisor and the service's live instance is `low`).
+pub fn discount_supervisor(
+    conflicts: Vec<Conflict>,
+    supervisor: Option<ProcessIdentity>,
+) -> Vec<Conflict> {
+    let Some(supervisor) = supervisor else {
+        return conflicts;
+    };
+    conflicts
+        .into_iter()
+        .filter_map(|mut conflict| {
+            let before = conflict.holders.len();
+            conflict.holders.retain(|h| h.identity != Some(supervisor));
+            if conflict.holders.len() == before {
+                return Some(conflict);
+            }
+            conflict.level = conflict.holders.iter().map(|h| h.level).max()?;
+            Some(conflict)
+        })
+        .collect()
 }
 
 /// Who we are, with the config's extra protected names.

@@ -5,7 +5,9 @@ mod classify;
 mod cleanup;
 mod export;
 mod kill_port;
+mod monitor;
 mod port;
+mod report;
 mod resolution;
 mod resolve;
 mod scan;
@@ -82,6 +84,8 @@ pub fn dispatch(cli: &Cli, out: Output) -> CliResult {
         Command::Resolve(args) => resolve::run(&ctx, args),
         Command::Cleanup(args) => cleanup::run(&ctx, args),
         Command::KillPort(args) => kill_port::run(&ctx, args),
+        Command::Monitor(args) => monitor::run(&ctx, args),
+        Command::Report(args) => report::run(&ctx, args),
         Command::Stack(command) => stack::dispatch(&ctx, command),
     }
 }

@@ -26,7 +26,9 @@ pub fn run(ctx: &Context<'_>, args: &ResolveArgs) -> CliResult {
     let config = &loaded.config;
     let paths = StatePaths::for_config(&loaded);
     let memory = PortMemory::load(&paths.ports).map_err(|e| CliError::new(exit::FAILURE, e))?;
-    let claims = conflicts::claims(config, Some(&memory))?;
+    let mut claims = conflicts::claims(config, Some(&memory))?;
+    // The running stack's services hold their own ports: they are no conflicts.
+    conflicts::follow_stack(&mut claims, &conflicts::running_services(&paths));
     let strategy_name = args
         .strategy
         .clone()

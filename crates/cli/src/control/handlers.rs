@@ -129,6 +129,8 @@ pub fn status(served: &Served) -> StatusReport {
                 rss_bytes: usage.map(|u| u.rss_bytes),
                 processes: usage.map(|u| u.processes),
                 last_exit: s.last_exit,
+                time_to_healthy_ms: s.time_to_healthy.map(|d| d.as_millis() as u64),
+                health_checks: Some(s.health_checks.clone()),
                 reason: s.reason.clone(),
                 state: s.state,
                 name: s.name,
@@ -141,6 +143,7 @@ pub fn status(served: &Served) -> StatusReport {
         supervisor: Some(info(served)),
         stack: Some(served.phase().as_str().to_owned()),
         services,
+        startup: Some(served.timeline.startup()),
     }
 }
 

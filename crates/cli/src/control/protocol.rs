@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use supervisor::{Event, ExitInfo, ServiceState};
+use supervisor::{Event, ExitInfo, HealthStats, ServiceState};
 
 /// The protocol's version, sent in [`SupervisorInfo::protocol`].
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -294,6 +294,34 @@ pub struct StatusReport {
     pub stack: Option<String>,
     /// One row per service, in the config's order.
     pub services: Vec<ServiceRow>,
+    /// When the supervisor started and when each service was first spawned and first ready
+    /// (what `report` builds its start-up timings and critical chain from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Startup>,
+}
+
+/// The stack's start as the supervisor saw it: time zero, and each service's first spawn and
+/// first readiness after it. "First": a later restart does not move them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Startup {
+    /// When the supervisor started: the stack's time zero, RFC 3339 UTC.
+    pub started_at: String,
+    /// When every selected service was up, in milliseconds after `started_at`.
+    pub ready_after_ms: Option<u64>,
+    /// Each service that was spawned, in spawn order.
+    pub services: Vec<StartupTimes>,
+}
+
+/// When one service first started and first became ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartupTimes {
+    /// The service.
+    pub service: String,
+    /// Its first spawn, in milliseconds after the stack's start.
+    pub spawned_ms: u64,
+    /// When it first became ready (healthy; spawned, for a service without a health check),
+    /// in milliseconds after the stack's start; `None` while it never was.
+    pub ready_ms: Option<u64>,
 }
 
 /// One service in a [`StatusReport`].
@@ -333,6 +361,12 @@ pub struct ServiceRow {
     pub processes: Option<u32>,
     /// How its last process ended.
     pub last_exit: Option<ExitInfo>,
+    /// Time from the running process's spawn to its first passed health check.
+    #[serde(default)]
+    pub time_to_healthy_ms: Option<u64>,
+    /// The supervisor's health checks of the service so far: counts and latencies.
+    #[serde(default)]
+    pub health_checks: Option<HealthStats>,
     /// Why it failed or was blocked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -20,6 +20,7 @@ use super::protocol::{ErrorKind, MAX_REQUEST_BYTES, Reply, Request, SupervisorIn
 use crate::stack::hub::Hub;
 use crate::stack::metrics::Metrics;
 use crate::stack::specs::ServiceMeta;
+use crate::stack::timeline::Timeline;
 use crate::sys;
 
 /// Connections served at once; more are turned away.
@@ -73,6 +74,8 @@ pub struct Served {
     pub start_order: Vec<String>,
     /// Where the stack is.
     pub phase: Mutex<Phase>,
+    /// When each service first started and became ready.
+    pub timeline: Arc<Timeline>,
 }
 
 impl Served {

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use color::{Painter, Style};
 pub use table::Table;
-pub use time::{format_duration, rfc3339};
+pub use time::{format_bytes, format_duration, rfc3339};
 
 use crate::exit::CliResult;
 

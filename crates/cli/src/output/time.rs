@@ -1,4 +1,4 @@
-//! Times and durations as text.
+//! Times, durations and sizes as text.
 
 use std::time::Duration;
 
@@ -17,6 +17,22 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// A size for people: `512 B`, `12.3 MiB`.
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,5 +45,11 @@ mod tests {
             format_duration(Duration::from_secs(3 * 86_400 + 4 * 3600)),
             "3d04h"
         );
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(12 * 1024 * 1024 + 300 * 1024), "12.3 MiB");
     }
 }

@@ -9,10 +9,12 @@ pub mod hub;
 pub mod metrics;
 pub mod ports;
 mod prepare;
+pub mod probe;
 pub mod progress;
 mod run;
 pub mod signals;
 pub mod specs;
+pub mod timeline;
 
 pub use prepare::{Prepared, pre_start_issues, prepare};
 pub use run::{Mode, run};

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use supervisor::{Event, PortArbiter, Stack, Supervisor, SupervisorOptions};
+use supervisor::{Event, HealthSpec, PortArbiter, Stack, Supervisor, SupervisorOptions};
 
 use super::hub::Hub;
 use super::metrics::Metrics;
@@ -14,6 +14,7 @@ use super::ports::Arbiter;
 use super::prepare::Prepared;
 use super::progress::{Kind, Progress};
 use super::signals::{self, SIGHUP, SIGINT, SIGTERM};
+use super::timeline::Timeline;
 use crate::commands::Context;
 use crate::control::paths::remove_if_present;
 use crate::control::protocol::{PROTOCOL_VERSION, StackEvent, SupervisorInfo, WireEvent};
@@ -69,10 +70,18 @@ pub fn run(ctx: &Context<'_>, prepared: Prepared, mode: Mode) -> CliResult {
     })?;
     let socket = bound.path().to_path_buf();
     let me = procscan::process_identity(std::process::id()).ok();
+    let (zero, started_at) = (Instant::now(), SystemTime::now());
+    let checked = built
+        .specs
+        .iter()
+        .filter(|s| !matches!(s.health, HealthSpec::None))
+        .map(|s| s.name.clone())
+        .collect();
+    let timeline = Arc::new(Timeline::new(zero, started_at, checked));
     let info = SupervisorInfo {
         pid: std::process::id(),
         start_time: me.map(|m| m.start_time).unwrap_or(0),
-        started_at: rfc3339(SystemTime::now()),
+        started_at: rfc3339(started_at),
         uptime_ms: 0,
         mode: match mode {
             Mode::Foreground => "foreground",
@@ -117,10 +126,12 @@ pub fn run(ctx: &Context<'_>, prepared: Prepared, mode: Mode) -> CliResult {
     let events = handle.events();
     let pump = {
         let hub = Arc::clone(&hub);
+        let timeline = Arc::clone(&timeline);
         std::thread::Builder::new()
             .name("portwarden-events".into())
             .spawn(move || {
                 while let Some(event) = events.recv() {
+                    timeline.observe(&event);
                     if let Event::Spawned {
                         service,
                         port: Some(port),
@@ -150,6 +161,7 @@ pub fn run(ctx: &Context<'_>, prepared: Prepared, mode: Mode) -> CliResult {
         services: built.metas.clone(),
         start_order,
         phase: Mutex::new(Phase::Starting),
+        timeline,
     });
     let mut server = match Server::start(bound, Arc::clone(&served)) {
         Ok(server) => Some(server),

@@ -39,3 +39,26 @@ pub struct GroupUsage {
 
 /// Usage of the process groups in `pgids`, read in one pass over the process table.
 pub type GroupUsages = HashMap<u32, GroupUsage>;
+
+/// The local wall-clock time of day of `time`, `HH:MM:SS` (UTC when the local zone cannot be
+/// read), for event lines people read.
+pub fn local_time_of_day(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let Ok(t) = libc::time_t::try_from(secs) else {
+        return "--:--:--".to_owned();
+    };
+    // SAFETY: a zeroed `tm` is a valid out-parameter; localtime_r only writes to it and is
+    // thread-safe (unlike localtime).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call.
+    let local = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if local {
+        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+    } else {
+        let day = secs % 86_400;
+        format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
+    }
+}

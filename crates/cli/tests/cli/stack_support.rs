@@ -274,7 +274,8 @@ pub fn pid_of(status: &Value, name: &str) -> u32 {
         .unwrap_or_else(|| panic!("{name} has no pid: {status:#}")) as u32
 }
 
-/// A foreground `portwarden up --json` whose event lines can be awaited.
+/// A foreground `portwarden up --json` (or any command printing JSON lines, such as
+/// `monitor --json`) whose lines can be awaited.
 pub struct Foreground {
     pub child: Child,
     lines: Receiver<String>,
@@ -286,10 +287,17 @@ pub struct Foreground {
 impl Foreground {
     /// Starts `portwarden up --json ARGS` in `project`, in a process group of its own.
     pub fn start(project: &Project, args: &[&str]) -> Foreground {
+        let mut all = vec!["up", "--json"];
+        all.extend_from_slice(args);
+        Foreground::command(project, &all)
+    }
+
+    /// Starts `portwarden ARGS` (which prints JSON lines) in `project`, in a process group of
+    /// its own.
+    pub fn command(project: &Project, args: &[&str]) -> Foreground {
         use std::os::unix::process::CommandExt;
         let mut child = project
             .pw()
-            .args(["up", "--json"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -326,13 +334,26 @@ impl Foreground {
 
     /// Reads events until one of type `kind` (returned).
     pub fn wait_for(&mut self, kind: &str) -> Value {
+        self.read_until(kind, |_| true)
+    }
+
+    /// The first event of type `kind` for which `wanted` holds: one read earlier, or the next
+    /// such one.
+    pub fn wait_for_where(&mut self, kind: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(event) = self.events.iter().find(|e| e["type"] == kind && wanted(e)) {
+            return event.clone();
+        }
+        self.read_until(kind, wanted)
+    }
+
+    fn read_until(&mut self, kind: &str, wanted: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + LIMIT;
         loop {
             match self.read_one(deadline) {
-                Some(event) if event["type"] == kind => return event,
+                Some(event) if event["type"] == kind && wanted(&event) => return event,
                 Some(_) => {}
                 None => panic!(
-                    "no `{kind}` event within {LIMIT:?}; events so far:\n{:#?}",
+                    "no such `{kind}` event within {LIMIT:?}; events so far:\n{:#?}",
                     self.events
                 ),
             }

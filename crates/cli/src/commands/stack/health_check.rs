@@ -2,23 +2,18 @@
 //! with the supervisor crate's check plugins, against the port the service has now (the
 //! running supervisor's, else the configured one). Exit 1 when unhealthy.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
-use supervisor::template::{self, Values};
-use supervisor::{ExecCheck, HealthCheck, HealthContext, HttpCheck, ListeningCheck, TcpCheck};
 
 use crate::args::HealthCheckArgs;
 use crate::commands::Context;
-use crate::config::HealthProbe;
 use crate::control::client::Client;
 use crate::control::paths::StatePaths;
 use crate::control::protocol::{Request, StatusReport};
 use crate::exit::{self, CliError, CliResult};
 use crate::output::Style;
-use crate::stack::specs::display_host;
+use crate::stack::probe;
 
 #[derive(Debug, Serialize)]
 struct Document {
@@ -38,25 +33,16 @@ pub fn run(ctx: &Context<'_>, args: &HealthCheckArgs) -> CliResult {
     let loaded = ctx.require_config()?;
     let config = &loaded.config;
     let name = &args.name;
-    let svc = config.service(name).ok_or_else(|| {
+    config.service(name).ok_or_else(|| {
         let known: Vec<&str> = config.services.keys().map(String::as_str).collect();
         CliError::new(
             exit::NOT_FOUND,
             format!("no service `{name}` (known: {})", known.join(", ")),
         )
     })?;
-    let Some(check) = config.health_check(name) else {
-        return Err(CliError::failure(format!(
-            "service `{name}` has no health check (no health_check, health_check_url or port)"
-        )));
-    };
     // The ports and pid of the running stack, when there is one.
     let paths = StatePaths::for_config(&loaded);
-    let mut ports: BTreeMap<String, u16> = config
-        .services
-        .iter()
-        .filter_map(|(n, s)| Some((n.clone(), s.port?)))
-        .collect();
+    let mut ports = probe::configured_ports(&loaded);
     let mut pid = None;
     let mut source = "config";
     if let Some(mut client) = Client::connect(&paths)? {
@@ -73,44 +59,12 @@ pub fn run(ctx: &Context<'_>, args: &HealthCheckArgs) -> CliResult {
         }
     }
     let port = ports.get(name).copied();
-    let values = Values {
-        port,
-        services: ports.clone(),
+    let Some(probe) = probe::build(&loaded, name, &ports, pid)? else {
+        return Err(CliError::failure(format!(
+            "service `{name}` has no health check (no health_check, health_check_url or port)"
+        )));
     };
-    let expand = |text: &str| {
-        template::expand(text, &values)
-            .map_err(|e| CliError::new(exit::CONFIG, format!("health check of `{name}`: {e}")))
-    };
-    let plugin: Arc<dyn HealthCheck> = match check.probe {
-        HealthProbe::Http {
-            url,
-            expected_status,
-            allow_remote,
-        } => Arc::new(
-            HttpCheck::new(expand(&url)?)
-                .expect(expected_status)
-                .allow_remote(allow_remote),
-        ),
-        HealthProbe::Tcp => Arc::new(TcpCheck::new(format!(
-            "{}:{}",
-            display_host(svc.bind_address),
-            port.unwrap_or(0)
-        ))),
-        HealthProbe::Exec { command } => Arc::new(ExecCheck::new(expand(&command)?)),
-        HealthProbe::Listening => Arc::new(ListeningCheck),
-    };
-    let context = HealthContext {
-        service: name.clone(),
-        port,
-        bind_address: svc.bind_address,
-        protocol: svc.protocol,
-        timeout: check.timeout.into(),
-        pid,
-        working_dir: Some(loaded.working_directory(name)),
-    };
-    let started = Instant::now();
-    let result = plugin.check(&context);
-    let latency = started.elapsed();
+    let (result, latency) = probe.run();
     let reason = match &result {
         supervisor::HealthResult::Unhealthy { reason } => Some(reason.clone()),
         _ => None,
@@ -118,7 +72,7 @@ pub fn run(ctx: &Context<'_>, args: &HealthCheckArgs) -> CliResult {
     let doc = Document {
         schema: "portwarden.health_check/1",
         service: name.clone(),
-        check: plugin.describe(),
+        check: probe.describe(),
         port,
         port_source: source,
         healthy: result.is_healthy(),

@@ -12,7 +12,7 @@ use crate::control::paths::StatePaths;
 use crate::control::protocol::{Request, ServiceRow, StatusReport};
 use crate::control::state::Recorded;
 use crate::exit::{self, CliError, CliResult};
-use crate::output::{Style, Table, format_duration};
+use crate::output::{Style, Table, format_bytes, format_duration};
 
 pub fn run(ctx: &Context<'_>, args: &StatusArgs) -> CliResult {
     let paths = StatePaths::locate(ctx.global)?;
@@ -106,7 +106,7 @@ fn table(ctx: &Context<'_>, rows: &[ServiceRow]) -> String {
             row.cpu_percent
                 .map(|c| format!("{c:.1}%"))
                 .unwrap_or_else(dash),
-            row.rss_bytes.map(bytes).unwrap_or_else(dash),
+            row.rss_bytes.map(format_bytes).unwrap_or_else(dash),
             row.url
                 .clone()
                 .filter(|_| row.pid.is_some())
@@ -120,22 +120,6 @@ fn table(ctx: &Context<'_>, rows: &[ServiceRow]) -> String {
         }
     }
     text
-}
-
-/// `12.3 MiB`.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// No supervisor answers: say so (exit 6), and list what a dead one left alive.
@@ -164,6 +148,8 @@ fn not_running(ctx: &Context<'_>, paths: &StatePaths) -> CliResult {
             rss_bytes: None,
             processes: None,
             last_exit: None,
+            time_to_healthy_ms: None,
+            health_checks: None,
             reason: Some("left running by a supervisor that is gone".into()),
         })
         .collect();
@@ -191,6 +177,7 @@ fn not_running(ctx: &Context<'_>, paths: &StatePaths) -> CliResult {
             supervisor: None,
             stack: None,
             services: rows,
+            startup: None,
         })?;
     } else if !rows.is_empty() {
         let mut table = Table::new(["SERVICE", "PID", "PGID", "PORT"]);
@@ -206,15 +193,4 @@ fn not_running(ctx: &Context<'_>, paths: &StatePaths) -> CliResult {
         ctx.out.write(&table.render())?;
     }
     Err(CliError::new(exit::NOT_FOUND, message))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_well() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(12 * 1024 * 1024 + 300 * 1024), "12.3 MiB");
-    }
 }

@@ -1,4 +1,3 @@
-
 use super::*;
 use portwarden::config::{NamedBy, discover};
 use std::ffi::OsStr;

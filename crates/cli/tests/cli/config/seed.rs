@@ -1,4 +1,3 @@
-
 use super::*;
 use portwarden::config::{Duration, HealthProbe, RestartPolicy, Strategy};
 
