@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::suite::kill_port::KillPortArgs;
+use crate::suite::monitor::MonitorArgs;
 use crate::suite::scan::ScanArgs;
 use crate::suite::scan_steady::ScanSteadyArgs;
 use crate::suite::status::StatusArgs;
@@ -76,6 +77,8 @@ pub enum Suite {
     Supervisor(SupervisorArgs),
     /// `portwarden status --json` vs `supervisorctl status` and `pm2 jlist`, 30 services up.
     Status(StatusArgs),
+    /// `portwarden monitor --interval 1s` watching 30 services: its CPU and memory.
+    Monitor(MonitorArgs),
 }
 
 impl Suite {
@@ -87,6 +90,7 @@ impl Suite {
             Suite::ScanSteady(_) => "scan-steady",
             Suite::Supervisor(_) => "supervisor",
             Suite::Status(_) => "status",
+            Suite::Monitor(_) => "monitor",
         }
     }
 }
@@ -171,6 +175,14 @@ mod tests {
         }
         let b = Args::try_parse_from(["pw-bench", "status", "--runs", "50"]).unwrap();
         assert_eq!((b.suite.name(), b.runs), ("status", 50));
+        let c = Args::try_parse_from(["pw-bench", "monitor", "--window", "60"]).unwrap();
+        match c.suite {
+            Suite::Monitor(m) => assert_eq!(
+                (m.window, m.interval.as_str(), m.services, m.health_interval),
+                (60, "1s", 30, 60)
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

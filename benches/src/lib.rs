@@ -1,11 +1,12 @@
 //! pw-bench: times portwarden against the tools it replaces, in the same run, and prints the
 //! ratios of their medians against portwarden's targets.
 //!
-//! Each suite (`scan`, `kill-port`, `scan-steady`, `supervisor`, `status`) starts real fixture
-//! processes holding real sockets (in a private network namespace when it may), runs portwarden
-//! and its peers as whole processes (or, for the supervisors, side by side), interleaved
-//! round-robin, and reports median, p90, min and peak RSS per command (or CPU and memory of a
-//! resident supervisor) plus PASS or FAIL per target. See `benches/README.md` for how to run it.
+//! Each suite (`scan`, `kill-port`, `scan-steady`, `supervisor`, `status`, `monitor`) starts
+//! real fixture processes holding real sockets (in a private network namespace when it may),
+//! runs portwarden and its peers as whole processes (or, for the supervisors, side by side),
+//! interleaved round-robin, and reports median, p90, min and peak RSS per command (or CPU and
+//! memory of a resident process) plus PASS or FAIL per target. See `benches/README.md` for how
+//! to run it.
 //!
 //! The building blocks are public for the suites' tests; the command is `pw-bench`:
 //!
@@ -126,6 +127,7 @@ fn run(args: &Args, network: network::Network) -> Result<bool, BenchError> {
         Suite::ScanSteady(steady) => vec![suite::scan_steady::run(&ctx, steady)?],
         Suite::Supervisor(sup) => suite::supervisor::run(&ctx, sup)?,
         Suite::Status(status) => vec![suite::status::run(&ctx, status)?],
+        Suite::Monitor(monitor) => vec![suite::monitor::run(&ctx, monitor)?],
     };
     let missed = suites.iter().any(SuiteReport::missed);
     let report = Report {

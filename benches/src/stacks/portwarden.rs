@@ -25,6 +25,18 @@ pub struct Portwarden {
     pub binary: PathBuf,
     /// `up -d` rather than `up --json` in the foreground.
     pub detached: bool,
+    /// The config's `monitoring` section, for `portwarden monitor`; none: the defaults.
+    pub monitoring: Option<Monitoring>,
+}
+
+/// The `monitoring` section `portwarden monitor` reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Monitoring {
+    /// `health_check_interval`: how often monitor runs every service's check.
+    pub health_check_interval: Duration,
+    /// `cpu_threshold_percent` and `memory_threshold_mb`, so that monitor follows every
+    /// service's CPU and memory (it reads them only when a threshold is set).
+    pub thresholds: Option<(f64, u64)>,
 }
 
 /// A string as a YAML scalar: JSON's double-quoted strings are valid YAML.
@@ -52,10 +64,49 @@ fn yaml_string(text: &str) -> String {
 /// assert!(yaml.contains("      lvl00:\n        condition: healthy\n"));
 /// ```
 pub fn render(plan: &StackPlan) -> String {
+    render_with(plan, None)
+}
+
+/// [`render`], with a `monitoring` section when one is given.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use std::time::Duration;
+/// use pwbench::stacks::{HealthCheck, StackPlan, portwarden};
+///
+/// let plan = StackPlan {
+///     services: StackPlan::flat("s", &[20000]),
+///     program: PathBuf::from("/tmp/s/bin/pw-fixture"),
+///     check: HealthCheck::Http,
+///     check_interval: Duration::from_secs(5),
+/// };
+/// let monitoring = portwarden::Monitoring {
+///     health_check_interval: Duration::from_secs(60),
+///     thresholds: Some((80.0, 512)),
+/// };
+/// let yaml = portwarden::render_with(&plan, Some(monitoring));
+/// assert!(yaml.starts_with("# Written by pw-bench"));
+/// assert!(yaml.contains("monitoring:\n  health_check_interval: 60000ms\n  cpu_threshold_percent: 80\n  memory_threshold_mb: 512\n"));
+/// ```
+pub fn render_with(plan: &StackPlan, monitoring: Option<Monitoring>) -> String {
     let mut out = format!(
-        "# Written by pw-bench: {} pw-fixture services.\nservices:\n",
+        "# Written by pw-bench: {} pw-fixture services.\n",
         plan.services.len()
     );
+    if let Some(m) = monitoring {
+        let _ = write!(
+            out,
+            "monitoring:\n  health_check_interval: {}ms\n",
+            m.health_check_interval.as_millis()
+        );
+        if let Some((cpu, memory)) = m.thresholds {
+            let _ = write!(
+                out,
+                "  cpu_threshold_percent: {cpu}\n  memory_threshold_mb: {memory}\n"
+            );
+        }
+    }
+    out.push_str("services:\n");
     let interval = format!("{}ms", plan.check_interval.as_millis());
     for service in &plan.services {
         let command = format!("exec {}", plan.shell_command(service));
@@ -196,7 +247,7 @@ impl Supervisor for Portwarden {
     }
 
     fn render(&self, plan: &StackPlan, _dir: &Path) -> String {
-        render(plan)
+        render_with(plan, self.monitoring)
     }
 
     fn launch(&self, stack: &Stack, timeout: Duration) -> Result<Launched, BenchError> {

@@ -11,6 +11,7 @@ use crate::peers::Tool;
 use crate::report::{CommandResult, Role};
 
 pub mod kill_port;
+pub mod monitor;
 pub mod scan;
 pub mod scan_steady;
 pub mod status;

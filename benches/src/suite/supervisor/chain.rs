@@ -98,6 +98,7 @@ fn foreground(ctx: &Context, stack: &Stack) -> Result<Outcome, BenchError> {
     let supervisor = Box::new(Portwarden {
         binary: ctx.portwarden.clone(),
         detached: false,
+        monitoring: None,
     });
     let running = Running::start(supervisor, stack.clone(), ctx.plan.timeout)?;
     let deadline = running.launched.started + ctx.plan.timeout;
@@ -132,6 +133,7 @@ fn detached(ctx: &Context, stack: &Stack) -> Result<Outcome, BenchError> {
     let supervisor = Box::new(Portwarden {
         binary: ctx.portwarden.clone(),
         detached: true,
+        monitoring: None,
     });
     let running = Running::start(supervisor, stack.clone(), ctx.plan.timeout)?;
     let result = match running.launched.returned {
@@ -213,6 +215,7 @@ pub fn run(ctx: &Context, args: &SupervisorArgs) -> Result<SuiteReport, BenchErr
     let pw = Portwarden {
         binary: ctx.portwarden.clone(),
         detached: false,
+        monitoring: None,
     };
     let make = |services| Stack::create(&pw, services, args.check, check_interval, &ctx.fixture);
     let chain = make(StackPlan::chain("lvl", &ports[..levels]))?;

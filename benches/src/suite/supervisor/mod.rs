@@ -29,7 +29,7 @@ use crate::suite::{self, Context};
 
 mod chain;
 mod crash;
-mod idle;
+pub mod idle;
 
 /// The parts of the suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -137,6 +137,7 @@ pub fn lineup(ctx: &Context, detached: bool) -> (Vec<Box<dyn Supervisor>>, Vec<M
     let mut present: Vec<Box<dyn Supervisor>> = vec![Box::new(Portwarden {
         binary: ctx.portwarden.clone(),
         detached,
+        monitoring: None,
     })];
     let mut missing = Vec::new();
     match find_supervisord() {
