@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::suite::kill_port::KillPortArgs;
+use crate::suite::monitor::MonitorArgs;
 use crate::suite::scan::ScanArgs;
 use crate::suite::scan_steady::ScanSteadyArgs;
+use crate::suite::status::StatusArgs;
+use crate::suite::supervisor::SupervisorArgs;
 
 /// Times portwarden against the tools it replaces, in the same run, and prints the ratios.
 ///
@@ -69,6 +72,13 @@ pub enum Suite {
     KillPort(KillPortArgs),
     /// procscan's long-lived Scanner in steady state vs cold snapshots, in process.
     ScanSteady(ScanSteadyArgs),
+    /// The supervisor vs supervisord and pm2: idle CPU and memory, crash to respawn, and
+    /// start-to-healthy of a dependency chain.
+    Supervisor(SupervisorArgs),
+    /// `portwarden status --json` vs `supervisorctl status` and `pm2 jlist`, 30 services up.
+    Status(StatusArgs),
+    /// `portwarden monitor --interval 1s` watching 30 services: its CPU and memory.
+    Monitor(MonitorArgs),
 }
 
 impl Suite {
@@ -78,6 +88,9 @@ impl Suite {
             Suite::Scan(_) => "scan",
             Suite::KillPort(_) => "kill-port",
             Suite::ScanSteady(_) => "scan-steady",
+            Suite::Supervisor(_) => "supervisor",
+            Suite::Status(_) => "status",
+            Suite::Monitor(_) => "monitor",
         }
     }
 }
@@ -136,6 +149,40 @@ mod tests {
         assert!(
             Args::try_parse_from(["pw-bench", "scan-steady", "--full-pass-every", "0"]).is_err()
         );
+    }
+
+    #[test]
+    fn the_supervisor_suites_parse_with_their_options() {
+        let a = Args::try_parse_from([
+            "pw-bench",
+            "supervisor",
+            "--services",
+            "5",
+            "--idle",
+            "10",
+            "--parts",
+            "idle,crash",
+        ])
+        .unwrap();
+        match a.suite {
+            Suite::Supervisor(s) => {
+                assert_eq!(
+                    (s.services, s.idle, s.levels, s.parts.len()),
+                    (5, 10, 10, 2)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let b = Args::try_parse_from(["pw-bench", "status", "--runs", "50"]).unwrap();
+        assert_eq!((b.suite.name(), b.runs), ("status", 50));
+        let c = Args::try_parse_from(["pw-bench", "monitor", "--window", "60"]).unwrap();
+        match c.suite {
+            Suite::Monitor(m) => assert_eq!(
+                (m.window, m.interval.as_str(), m.services, m.health_interval),
+                (60, "1s", 30, 60)
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

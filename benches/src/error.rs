@@ -109,6 +109,49 @@ pub enum BenchError {
         #[source]
         source: io::Error,
     },
+    /// A supervisor under test did not start its stack, settle, or stop.
+    #[error("{supervisor} did not {stage} within {timeout:?}: {detail} (its files: {})", dir.display())]
+    Stack {
+        /// The supervisor.
+        supervisor: &'static str,
+        /// What it did not do ("start its stack", "settle", "stop").
+        stage: &'static str,
+        /// How long it had.
+        timeout: Duration,
+        /// What was seen.
+        detail: String,
+        /// The stack's folder (config, logs), kept until pw-bench exits.
+        dir: PathBuf,
+    },
+    /// Service processes outlived their supervisor's shutdown.
+    #[error("{supervisor} left {} service process(es) running after it stopped: {pids:?} (pw-bench killed them)", pids.len())]
+    StackLeftovers {
+        /// The supervisor.
+        supervisor: &'static str,
+        /// The processes left.
+        pids: Vec<u32>,
+    },
+    /// A stack's folder or file could not be written.
+    #[error("could not write {}", path.display())]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Not enough free ports on 127.0.0.1 for the stacks.
+    #[error("found only {found} of {wanted} free ports on 127.0.0.1 in {from}..{to}")]
+    Ports {
+        /// How many were needed.
+        wanted: usize,
+        /// How many were free.
+        found: usize,
+        /// The first port tried.
+        from: u16,
+        /// The end of the range (the ephemeral range's start).
+        to: u16,
+    },
     /// A bug in pw-bench.
     #[error("internal error: {0}")]
     Internal(&'static str),

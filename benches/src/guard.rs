@@ -2,6 +2,10 @@
 //! command being measured, killed on Ctrl-C, SIGTERM, SIGHUP and panic.
 //!
 //! The record is a fixed array of atomics because a signal handler may not lock or allocate.
+//! What it cannot record, it finds: the supervisor suites' services live in sessions of their
+//! own, started by a supervisor and restarted behind pw-bench's back, so after the recorded
+//! groups are killed every child of pw-bench (services whose supervisor just died are
+//! re-parented to it, the subreaper) is killed too, generation by generation.
 //! The release profile aborts on panic, so `Drop` alone would never run there: the panic hook
 //! does the killing before the abort.
 
@@ -47,8 +51,16 @@ fn kill_everything() {
 }
 
 /// Reaps the killed groups for up to a second, so the fixtures do not linger as zombies for
-/// init to collect. Async-signal-safe: waitpid, kill and nanosleep, no locks or allocation.
+/// init to collect, and kills (and reaps) every child of pw-bench, adopted orphans included,
+/// until none is left. Async-signal-safe: waitpid, kill, open, read and nanosleep, no locks or
+/// allocation.
 fn reap_everything() {
+    for _ in 0..400 {
+        if sys::kill_children() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     for _ in 0..200 {
         let used = GROUPS_USED.load(Ordering::SeqCst).min(MAX_GROUPS);
         let mut left = false;

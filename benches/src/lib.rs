@@ -1,10 +1,12 @@
 //! pw-bench: times portwarden against the tools it replaces, in the same run, and prints the
 //! ratios of their medians against portwarden's targets.
 //!
-//! Each suite (`scan`, `kill-port`, `scan-steady`) starts real fixture processes holding real sockets (in a private
-//! network namespace when it may), runs portwarden and its peers as whole processes,
-//! interleaved round-robin, and reports median, p90, min and peak RSS per command plus PASS or
-//! FAIL per target. See `benches/README.md` for how to run it.
+//! Each suite (`scan`, `kill-port`, `scan-steady`, `supervisor`, `status`, `monitor`) starts
+//! real fixture processes holding real sockets (in a private network namespace when it may),
+//! runs portwarden and its peers as whole processes (or, for the supervisors, side by side),
+//! interleaved round-robin, and reports median, p90, min and peak RSS per command (or CPU and
+//! memory of a resident process) plus PASS or FAIL per target. See `benches/README.md` for how
+//! to run it.
 //!
 //! The building blocks are public for the suites' tests; the command is `pw-bench`:
 //!
@@ -29,7 +31,9 @@ mod guard;
 pub mod measure;
 mod network;
 mod peers;
+pub mod procfs;
 pub mod report;
+pub mod stacks;
 pub mod stats;
 mod suite;
 mod sys;
@@ -117,15 +121,18 @@ fn run(args: &Args, network: network::Network) -> Result<bool, BenchError> {
         startup_timeout: STARTUP_TIMEOUT,
     };
     note(&format!("running suite {}", args.suite.name()));
-    let suite: SuiteReport = match &args.suite {
-        Suite::Scan(scan) => suite::scan::run(&ctx, scan)?,
-        Suite::KillPort(kill) => suite::kill_port::run(&ctx, kill)?,
-        Suite::ScanSteady(steady) => suite::scan_steady::run(&ctx, steady)?,
+    let suites: Vec<SuiteReport> = match &args.suite {
+        Suite::Scan(scan) => vec![suite::scan::run(&ctx, scan)?],
+        Suite::KillPort(kill) => vec![suite::kill_port::run(&ctx, kill)?],
+        Suite::ScanSteady(steady) => vec![suite::scan_steady::run(&ctx, steady)?],
+        Suite::Supervisor(sup) => suite::supervisor::run(&ctx, sup)?,
+        Suite::Status(status) => vec![suite::status::run(&ctx, status)?],
+        Suite::Monitor(monitor) => vec![suite::monitor::run(&ctx, monitor)?],
     };
-    let missed = suite.missed();
+    let missed = suites.iter().any(SuiteReport::missed);
     let report = Report {
         pw_bench: env!("CARGO_PKG_VERSION"),
-        suites: vec![suite],
+        suites,
     };
     write_report(&report, args.json).map_err(BenchError::Output)?;
     Ok(missed)
@@ -146,7 +153,10 @@ fn write_streams(report: &Report, json: bool) -> io::Result<()> {
     } else {
         Box::new(io::stdout().lock())
     };
-    for suite in &report.suites {
+    for (i, suite) in report.suites.iter().enumerate() {
+        if i > 0 {
+            writeln!(table)?;
+        }
         report::write_table(&mut table, suite)?;
     }
     table.flush()?;

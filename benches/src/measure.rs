@@ -27,6 +27,8 @@ pub struct CommandSpec {
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<String>,
+    /// Variables added to pw-bench's environment for it (pm2's `PM2_HOME`).
+    pub env: Vec<(String, String)>,
 }
 
 impl CommandSpec {
@@ -46,12 +48,22 @@ impl CommandSpec {
             label,
             program,
             args,
+            env: Vec::new(),
         }
     }
 
-    /// The full command line, for error messages.
+    /// The same command run with `key=value` added to its environment.
+    pub fn with_env(mut self, key: &str, value: &str) -> CommandSpec {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// The full command line, with its added environment first, for error messages.
     pub fn command_line(&self) -> String {
-        std::iter::once(self.program.display().to_string())
+        self.env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .chain(std::iter::once(self.program.display().to_string()))
             .chain(self.args.iter().cloned())
             .collect::<Vec<_>>()
             .join(" ")
@@ -273,6 +285,7 @@ fn spawn_and_reap(
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -445,6 +458,18 @@ mod tests {
         let spec = CommandSpec::new("/usr/bin/ss", &["-tulpn"]);
         assert_eq!(spec.label, "ss -tulpn");
         assert_eq!(spec.command_line(), "/usr/bin/ss -tulpn");
+        let pm2 = CommandSpec::new("/x/pm2", &["jlist"]).with_env("PM2_HOME", "/tmp/h");
+        assert_eq!(pm2.label, "pm2 jlist");
+        assert_eq!(pm2.command_line(), "PM2_HOME=/tmp/h /x/pm2 jlist");
+    }
+
+    #[test]
+    fn a_run_gets_its_added_environment() {
+        let spec = CommandSpec::new("/bin/sh", &["-c", "echo $PW_BENCH_PROBE"])
+            .with_env("PW_BENCH_PROBE", "here");
+        let mut buffer = vec![0; 4096];
+        let (_, output) = run_once(&spec, Duration::from_secs(10), true, &mut buffer).unwrap();
+        assert_eq!(output.stdout, b"here\n");
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub enum Source {
     /// globally); found there, then on `PATH`. Run through its own bin, not `npx`, whose
     /// start-up (resolving and maybe fetching the package) would dwarf the tool's own time.
     Npm(&'static str),
+    /// A Python package that `benches/setup-peers.sh` pip-installs into the venv
+    /// `target/peers/venv` (never the system's Python); found there, then on `PATH`.
+    Pip(&'static str),
 }
 
 /// A peer tool and where it comes from.
@@ -43,6 +46,22 @@ pub const KILL_PORT: Tool = Tool {
     source: Source::Npm("kill-port"),
 };
 
+/// `supervisord`, from pip's supervisor.
+pub const SUPERVISORD: Tool = Tool {
+    name: "supervisord",
+    source: Source::Pip("supervisor"),
+};
+/// `supervisorctl`, from pip's supervisor.
+pub const SUPERVISORCTL: Tool = Tool {
+    name: "supervisorctl",
+    source: Source::Pip("supervisor"),
+};
+/// npm's `pm2` (its CLI; the supervising process is the "God" daemon it starts).
+pub const PM2: Tool = Tool {
+    name: "pm2",
+    source: Source::Npm("pm2"),
+};
+
 /// One command that installs every system peer the suites use.
 pub const INSTALL_ALL: &str = "apt-get install -y iproute2 lsof psmisc";
 
@@ -68,6 +87,7 @@ impl Tool {
                 peers.join("npm/node_modules/.bin"),
                 peers.join("node_modules/.bin"),
             ],
+            (Source::Pip(_), Some(peers)) => vec![peers.join("venv/bin")],
             _ => Vec::new(),
         };
         let path = std::env::var_os("PATH").unwrap_or_default();
@@ -83,7 +103,7 @@ impl Tool {
     /// portwarden's command of the same name.
     pub fn label(self) -> String {
         match self.source {
-            Source::Apt(_) => self.name.to_string(),
+            Source::Apt(_) | Source::Pip(_) => self.name.to_string(),
             Source::Npm(_) => format!("{} (npm)", self.name),
         }
     }
@@ -98,6 +118,11 @@ impl Tool {
             Source::Npm(package) => format!(
                 "{} is not installed: `benches/setup-peers.sh --no-apt --no-pip` puts npm's {package} \
                  in target/peers/npm (it needs node and npm: `apt-get install -y nodejs npm`)",
+                self.name
+            ),
+            Source::Pip(package) => format!(
+                "{} is not installed: `benches/setup-peers.sh --no-apt --no-npm` puts pip's {package} \
+                 in the venv target/peers/venv (it needs python3 and python3-venv)",
                 self.name
             ),
         }
@@ -155,6 +180,24 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(tool.find_in(Some(peers.path())), Some(script));
+    }
+
+    #[test]
+    fn a_pip_tool_is_found_in_the_venv() {
+        let peers = tempfile::tempdir().unwrap();
+        let bin = peers.path().join("venv/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = bin.join("surely-not-a-real-tool-pw");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tool = Tool {
+            name: "surely-not-a-real-tool-pw",
+            source: Source::Pip("x"),
+        };
+        assert_eq!(tool.find_in(Some(peers.path())), Some(script));
+        assert_eq!(tool.label(), "surely-not-a-real-tool-pw");
+        assert!(tool.missing().contains("--no-apt --no-npm"));
     }
 
     #[test]

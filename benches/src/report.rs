@@ -86,6 +86,26 @@ pub struct CommandResult {
     /// For a command asked for `--json`: why its stdout is not one JSON document (`None` when
     /// it is, or when no JSON was asked for).
     pub json_error: Option<String>,
+    /// For a long-running process sampled over a window (a supervisor at rest): its CPU time
+    /// and memory. Such a row has no wall times; its `peak_rss_kib` is `VmHWM`.
+    pub usage: Option<Usage>,
+}
+
+/// What a long-running process used over a sampling window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Usage {
+    /// The window's length, seconds.
+    pub window_s: f64,
+    /// User plus system CPU time over the window, all threads (exited ones too), ms.
+    pub cpu_ms: f64,
+    /// That as a share of one core, percent.
+    pub cpu_percent: f64,
+    /// Resident set size at the end of the window (`VmRSS`), KiB.
+    pub rss_kib: u64,
+    /// The largest resident set size so far (`VmHWM`), KiB.
+    pub hwm_kib: u64,
+    /// Threads at the end of the window.
+    pub threads: usize,
 }
 
 impl CommandResult {
@@ -140,7 +160,30 @@ impl CommandResult {
                 .then(|| serde_json::from_slice::<serde_json::Value>(&measured.output.stdout).err())
                 .flatten()
                 .map(|e| e.to_string()),
+            usage: None,
         }
+    }
+
+    /// Figures for a long-running process sampled over a window: CPU time and memory, no
+    /// wall times. `problem` says why the figures do not count, if they do not (the process
+    /// died during the window).
+    pub fn resident(
+        label: &str,
+        command: &str,
+        role: Role,
+        usage: Usage,
+        problem: Option<String>,
+    ) -> CommandResult {
+        let mut result = CommandResult::skipped(label.to_string(), role, String::new());
+        result.skipped = None;
+        result.command = command.to_string();
+        result.peak_rss_kib = Some(usage.hwm_kib);
+        result.usage = Some(usage);
+        if let Some(why) = problem {
+            result.failed_runs = 1;
+            result.failure = Some(why);
+        }
+        result
     }
 
     /// Figures for work timed inside pw-bench (a library call, not a process): no peak RSS,
@@ -190,6 +233,7 @@ impl CommandResult {
             stdout_bytes: None,
             saw_fixtures: None,
             json_error: None,
+            usage: None,
         }
     }
 
@@ -197,6 +241,13 @@ impl CommandResult {
     fn problem(&self) -> Option<String> {
         if let Some(why) = &self.skipped {
             return Some(format!("{} was skipped: {why}", self.label));
+        }
+        if self.failed_runs > 0 && self.usage.is_some() {
+            return Some(format!(
+                "{}: {}",
+                self.label,
+                self.failure.as_deref().unwrap_or("?")
+            ));
         }
         if self.failed_runs > 0 {
             return Some(format!(
@@ -215,7 +266,7 @@ impl CommandResult {
         }
         if self.saw_fixtures == Some(false) {
             return Some(format!(
-                "{}'s output does not mention the probe port and both pids holding it, so it did not see the fixtures",
+                "{}'s output does not name every number the suite probes for (a fixture's port and pids), so it did not see the fixtures",
                 self.label
             ));
         }
@@ -302,6 +353,16 @@ pub enum Target {
     PeakRss {
         /// The limit, MiB.
         max_mib: f64,
+    },
+    /// A figure the suite derives for the candidate (an overhead over a baseline, a share of a
+    /// core) strictly below `max`, in `unit`.
+    FigureBelow {
+        /// What the figure is (`overhead per level`).
+        figure: String,
+        /// Its unit (`ms`, `%`).
+        unit: String,
+        /// The limit.
+        max: f64,
     },
 }
 
@@ -416,6 +477,39 @@ impl Check {
         }
     }
 
+    /// A figure the suite computed for `candidate` (`value`, in `unit`) strictly below `max`;
+    /// `None` when it could not be computed (a missing baseline).
+    pub fn figure_below(
+        candidate: &CommandResult,
+        figure: &str,
+        unit: &str,
+        value: Option<f64>,
+        max: f64,
+    ) -> Check {
+        let (verdict, reason) = match (candidate.problem(), value) {
+            (Some(why), _) => (Verdict::Fail, Some(why)),
+            (None, Some(v)) if v < max => (Verdict::Pass, None),
+            (None, Some(_)) => (Verdict::Fail, None),
+            (None, None) => (
+                Verdict::Error,
+                Some(format!(
+                    "no {figure}: a figure it is computed from is missing"
+                )),
+            ),
+        };
+        Check {
+            command: candidate.label.clone(),
+            target: Target::FigureBelow {
+                figure: figure.to_string(),
+                unit: unit.to_string(),
+                max,
+            },
+            value,
+            verdict,
+            reason,
+        }
+    }
+
     fn describe(&self) -> (String, String) {
         match &self.target {
             Target::MedianRatio { peer, max } => (
@@ -446,7 +540,23 @@ impl Check {
                 },
                 format!("< {max_mib:.0} MiB"),
             ),
+            Target::FigureBelow { figure, unit, max } => (
+                match self.value {
+                    Some(v) => format!("{figure} {}", with_unit(v, unit)),
+                    None => format!("{figure} -"),
+                },
+                format!("< {}", with_unit(*max, unit)),
+            ),
         }
+    }
+}
+
+/// A figure with its unit: milliseconds as [`ms`] shows them, percentages to two decimals.
+fn with_unit(value: f64, unit: &str) -> String {
+    match unit {
+        "ms" => ms(value),
+        "%" => format!("{value:.2}%"),
+        other => format!("{value:.2} {other}"),
     }
 }
 
@@ -465,13 +575,16 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// Writes `suite` as a table: one row per command, its checks beside it.
+/// Writes `suite` as a table: one row per command, its checks beside it. Rows are wall times
+/// (median, p90, min, peak RSS), or for a suite that sampled long-running processes, their
+/// usage (CPU share, CPU time, VmRSS, VmHWM).
 pub fn write_table(out: &mut dyn Write, suite: &SuiteReport) -> io::Result<()> {
     writeln!(out, "pw-bench {}", suite.suite)?;
     for line in &suite.setup {
         writeln!(out, "  {line}")?;
     }
     writeln!(out)?;
+    let usage = suite.commands.iter().any(|c| c.usage.is_some());
     let width = suite
         .commands
         .iter()
@@ -486,23 +599,35 @@ pub fn write_table(out: &mut dyn Write, suite: &SuiteReport) -> io::Result<()> {
         .max()
         .unwrap_or(10)
         .max(10);
+    let header = if usage {
+        ["CPU/core", "CPU time", "VmRSS", "VmHWM"]
+    } else {
+        ["median", "p90", "min", "peak RSS"]
+    };
     writeln!(
         out,
         "{:<width$}  {:>9}  {:>9}  {:>9}  {:>9}  {:<check_width$}  {:<9}  result",
-        "command", "median", "p90", "min", "peak RSS", "ratio / check", "target"
+        "command", header[0], header[1], header[2], header[3], "ratio / check", "target"
     )?;
     let blank = format!("{:<width$}  {:>9}  {:>9}  {:>9}  {:>9}", "", "", "", "", "");
     for command in &suite.commands {
-        let figures = match (&command.skipped, &command.wall_ms) {
-            (Some(why), _) => format!("skipped: {why}"),
-            (None, Some(w)) => format!(
+        let figures = match (&command.skipped, &command.wall_ms, &command.usage) {
+            (Some(why), _, _) => format!("skipped: {why}"),
+            (None, _, Some(u)) => format!(
+                "{:>9}  {:>9}  {:>9}  {:>9}",
+                format!("{:.2}%", u.cpu_percent),
+                ms(u.cpu_ms),
+                mib(u.rss_kib),
+                mib(u.hwm_kib)
+            ),
+            (None, Some(w), None) => format!(
                 "{:>9}  {:>9}  {:>9}  {:>9}",
                 ms(w.median),
                 ms(w.p90),
                 ms(w.min),
                 command.peak_rss_kib.map_or("-".to_string(), mib)
             ),
-            (None, None) => "no timed runs".to_string(),
+            (None, None, None) => "no timed runs".to_string(),
         };
         let row = format!("{:<width$}  {figures}", command.label);
         let checks: Vec<&Check> = suite
@@ -684,6 +809,74 @@ mod tests {
             (None, None, 0)
         );
         assert!(r.problem().is_none());
+    }
+
+    #[test]
+    fn a_resident_row_shows_its_usage_and_is_judged_on_it() {
+        let usage = Usage {
+            window_s: 30.0,
+            cpu_ms: 60.0,
+            cpu_percent: 0.2,
+            rss_kib: 8 * 1024,
+            hwm_kib: 9 * 1024,
+            threads: 12,
+        };
+        let row =
+            CommandResult::resident("portwarden", "portwarden up", Role::Candidate, usage, None);
+        assert_eq!(row.peak_rss_kib, Some(9 * 1024));
+        let cpu = Check::figure_below(&row, "idle CPU", "%", Some(0.2), 0.5);
+        assert_eq!(cpu.verdict, Verdict::Pass);
+        assert_eq!(cpu.describe(), ("idle CPU 0.20%".into(), "< 0.50%".into()));
+        assert_eq!(Check::peak_rss(&row, 20.0).verdict, Verdict::Pass);
+        let died = CommandResult::resident(
+            "portwarden",
+            "portwarden up",
+            Role::Candidate,
+            usage,
+            Some("the supervisor exited during the window".into()),
+        );
+        let check = Check::figure_below(&died, "idle CPU", "%", Some(0.2), 0.5);
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert!(check.reason.unwrap().contains("exited during the window"));
+        let suite = SuiteReport {
+            suite: "supervisor/idle",
+            setup: vec![],
+            network: "host",
+            warmup: 0,
+            runs: 1,
+            commands: vec![row],
+            checks: vec![cpu],
+            notes: vec![],
+        };
+        let mut table = Vec::new();
+        write_table(&mut table, &suite).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        assert!(
+            table.contains("CPU/core") && table.contains("0.20%"),
+            "{table}"
+        );
+        assert!(
+            table.contains("9.0 MiB") && table.contains("PASS"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_figure_that_could_not_be_computed_is_an_error() {
+        let check = Check::figure_below(&result("pw", 1.0), "overhead per level", "ms", None, 30.0);
+        assert_eq!(check.verdict, Verdict::Error);
+        let fail = Check::figure_below(
+            &result("pw", 1.0),
+            "overhead per level",
+            "ms",
+            Some(31.0),
+            30.0,
+        );
+        assert_eq!(fail.verdict, Verdict::Fail);
+        assert_eq!(
+            fail.describe(),
+            ("overhead per level 31.0 ms".into(), "< 30.0 ms".into())
+        );
     }
 
     #[test]

@@ -11,8 +11,11 @@ use crate::peers::Tool;
 use crate::report::{CommandResult, Role};
 
 pub mod kill_port;
+pub mod monitor;
 pub mod scan;
 pub mod scan_steady;
+pub mod status;
+pub mod supervisor;
 
 /// The background every suite but `scan` starts: processes each holding a few IPv4 TCP
 /// listeners on 127.0.0.1, so every walk of `/proc/*/fd` (portwarden's and the peers') is as

@@ -162,6 +162,147 @@ pub fn kill_pid(pid: i32) {
     }
 }
 
+/// Sends `signal` to process `pid`.
+pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
+    // SAFETY: kill takes integers only.
+    check(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// Reaps `pid` if it is a child of ours (adopted orphans included) that has exited, without
+/// blocking: `Some(how it ended)` once reaped, `None` while it runs (or when it is not our
+/// child: then it is someone else's to reap).
+pub fn reap_pid(pid: u32) -> io::Result<Option<Exit>> {
+    let mut status = 0;
+    // SAFETY: `status` outlives the call.
+    let rc = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
+    match rc {
+        0 => Ok(None),
+        r if r > 0 => Ok(Some(exit_of(status))),
+        _ => {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::ECHILD) | Some(libc::EINTR) => Ok(None),
+                _ => Err(err),
+            }
+        }
+    }
+}
+
+/// Clock ticks per second (`USER_HZ`), the unit of the CPU times in `/proc/PID/stat`.
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf takes an integer.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as u64 } else { 100 }
+}
+
+/// SIGKILLs every child of this process, and the group each leads, reading them from
+/// `/proc/self/task/*/children`; returns how many there were. Then reaps whatever has exited.
+///
+/// Async-signal-safe (open, getdents64, read, kill, waitpid; no allocation), for the guard: a
+/// supervisor under test puts each service in a session of its own, so killing the
+/// supervisor's group leaves its services running; they are then re-parented to pw-bench (a
+/// subreaper) and this finds them. Repeated calls walk down a tree one generation at a time.
+pub fn kill_children() -> usize {
+    let mut found = 0;
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let dir = unsafe {
+        libc::open(
+            c"/proc/self/task".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if dir < 0 {
+        return 0;
+    }
+    let mut entries = [0u8; 4096];
+    loop {
+        // SAFETY: the buffer is ours and its length is passed.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir,
+                entries.as_mut_ptr(),
+                entries.len(),
+            )
+        };
+        if n <= 0 {
+            break;
+        }
+        let mut at = 0usize;
+        while at + 19 < n as usize {
+            // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, then the NUL-terminated name.
+            let reclen = u16::from_ne_bytes([entries[at + 16], entries[at + 17]]) as usize;
+            if reclen == 0 {
+                break;
+            }
+            let name = &entries[at + 19..(at + reclen).min(n as usize)];
+            let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            let name = &name[..len];
+            if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
+                found += kill_children_of_task(name);
+            }
+            at += reclen;
+        }
+    }
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(dir) };
+    let mut status = 0;
+    // SAFETY: `status` outlives the call; reaps only exited children.
+    while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
+    found
+}
+
+/// Kills the children listed in `/proc/self/task/<tid>/children`. Async-signal-safe.
+fn kill_children_of_task(tid: &[u8]) -> usize {
+    const PREFIX: &[u8] = b"/proc/self/task/";
+    const SUFFIX: &[u8] = b"/children\0";
+    let mut path = [0u8; 64];
+    if PREFIX.len() + tid.len() + SUFFIX.len() > path.len() {
+        return 0;
+    }
+    path[..PREFIX.len()].copy_from_slice(PREFIX);
+    path[PREFIX.len()..PREFIX.len() + tid.len()].copy_from_slice(tid);
+    path[PREFIX.len() + tid.len()..PREFIX.len() + tid.len() + SUFFIX.len()].copy_from_slice(SUFFIX);
+    // SAFETY: `path` is NUL-terminated; the descriptor is closed below.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return 0;
+    }
+    let mut found = 0;
+    let mut pid: libc::pid_t = 0;
+    let mut buffer = [0u8; 1024];
+    loop {
+        // SAFETY: the buffer is ours and its length is passed.
+        let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+        if n <= 0 {
+            break;
+        }
+        // A pid may straddle two reads: the digits accumulate until a separator.
+        for &b in &buffer[..n as usize] {
+            if b.is_ascii_digit() {
+                pid = pid
+                    .saturating_mul(10)
+                    .saturating_add(libc::pid_t::from(b - b'0'));
+            } else if pid > 0 {
+                kill_group(pid);
+                kill_pid(pid);
+                found += 1;
+                pid = 0;
+            }
+        }
+    }
+    if pid > 0 {
+        kill_group(pid);
+        kill_pid(pid);
+        found += 1;
+    }
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(fd) };
+    found
+}
+
 /// Whether any process (zombies included) is left in group `pgid`.
 pub fn group_alive(pgid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence.

@@ -49,6 +49,26 @@ pub fn kill_group(_pgid: i32) {}
 /// Does nothing here.
 pub fn kill_pid(_pid: i32) {}
 
+/// Unsupported here.
+pub fn send_signal(_pid: u32, _signal: i32) -> io::Result<()> {
+    unsupported()
+}
+
+/// Unsupported here.
+pub fn reap_pid(_pid: u32) -> io::Result<Option<Exit>> {
+    unsupported()
+}
+
+/// The usual `USER_HZ`.
+pub fn clock_ticks() -> u64 {
+    100
+}
+
+/// Does nothing here.
+pub fn kill_children() -> usize {
+    0
+}
+
 /// Always false here.
 pub fn group_alive(_pgid: i32) -> bool {
     false
