@@ -174,13 +174,20 @@ impl History {
     }
 }
 
-/// The records for a report (one per entry with a conflict or work).
+/// The records for a report: one per entry with work, or with a conflict above `low` (a port
+/// held by our own live instance is the normal state of a running stack, not history).
 pub fn records_of(plan: &Plan, report: &Report, now: SystemTime) -> Vec<HistoryRecord> {
     let timestamp = rfc3339(now);
     plan.entries
         .iter()
         .zip(&report.entries)
-        .filter(|(entry, _)| entry.conflict.is_some() || entry.has_work())
+        .filter(|(entry, _)| {
+            entry.has_work()
+                || entry
+                    .conflict
+                    .as_ref()
+                    .is_some_and(|c| c.level > ConflictLevel::Low)
+        })
         .map(|(entry, done)| {
             let mut detail = entry
                 .conflict
