@@ -115,6 +115,29 @@ pub fn discount_supervisor(
         .collect()
 }
 
+/// The live supervisor of the project's stack, from the state file.
+pub fn live_supervisor(paths: &StatePaths) -> Option<ProcessIdentity> {
+    Recorded::read(paths)
+        .filter(|r| r.supervisor_alive)
+        .map(|r| r.file.supervisor)
+}
+
+/// Takes the stack's supervisor out of the snapshot before planning: it holds the ports of
+/// socket-activated services itself (it binds them and hands them over), which is no
+/// conflict. It is removed from every socket's holders, and a socket only it held is dropped
+/// (the port is kept for our service), so the planner sees the service's own process, or a
+/// free port, instead of "another process of yours".
+pub fn without_supervisor(snapshot: &mut Snapshot, supervisor: Option<ProcessIdentity>) {
+    let Some(supervisor) = supervisor else {
+        return;
+    };
+    snapshot.sockets.retain_mut(|socket| {
+        let before = socket.holders.len();
+        socket.holders.retain(|&pid| pid != supervisor.pid);
+        before == 0 || !socket.holders.is_empty()
+    });
+}
+
 /// Who we are, with the config's extra protected names.
 pub fn classify_context(config: &Config) -> ClassifyContext {
     ClassifyContext::current().with_protected_names(

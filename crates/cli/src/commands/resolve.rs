@@ -35,8 +35,9 @@ pub fn run(ctx: &Context<'_>, args: &ResolveArgs) -> CliResult {
         .unwrap_or_else(|| config.conflict_resolution.strategy.to_string());
     let strategy =
         resolver::strategy_by_name(&strategy_name).map_err(|e| CliError::new(exit::USAGE, e))?;
-    let snapshot = procscan::snapshot(&ScanOptions::default())
+    let mut snapshot = procscan::snapshot(&ScanOptions::default())
         .map_err(|e| CliError::failure(format!("cannot read the socket table: {e}")))?;
+    conflicts::without_supervisor(&mut snapshot, conflicts::live_supervisor(&paths));
     let mut options = conflicts::plan_options(config, args.force);
     conflicts::name_containers(&mut options, &snapshot);
     let plan = resolver::plan(&claims, &snapshot, &*strategy, &options);

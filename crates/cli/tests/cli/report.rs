@@ -237,4 +237,13 @@ fn regression_the_supervisor_holding_a_socket_activated_port_is_no_conflict() {
         "{events:#?}"
     );
     assert!(!project.path().join(".portwarden/history.jsonl").exists());
+
+    // resolve agrees: the service keeps its port (it once found it unresolvable).
+    let out = project.run(&["resolve", "--dry-run", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        plan["plan"]["entries"][0]["decision"]["decision"], "keep",
+        "{plan:#}"
+    );
 }
