@@ -260,30 +260,17 @@ pub fn run(ctx: &Context, args: &KillPortArgs) -> Result<SuiteReport, BenchError
             own as f64 / 1024.0
         ));
     }
-    Ok(SuiteReport {
-        suite: "kill-port",
-        setup: vec![
-            args.background.describe(listeners),
-            format!(
-                "each run: a fresh `pw-fixture --tcp {addr}` holder, started untimed; timed from \
+    let mut setup = vec![
+        args.background.describe(listeners),
+        format!(
+            "each run: a fresh `pw-fixture --tcp {addr}` holder, started untimed; timed from \
                  spawning the killer until it has exited and a bind on {addr} succeeds (checked \
                  every {} ms, for at most {free_within:?})",
-                measure::SETTLE_POLL.as_millis()
-            ),
-            format!("portwarden: {}", ctx.portwarden.display()),
-            ctx.network.describe(),
-            ctx.describe_plan(),
-            format!(
-                "machine: {others} other processes; load average (1 min) {load_before} before, {load_after} after"
-            ),
-        ],
-        network: ctx.network.name(),
-        warmup: ctx.plan.warmup,
-        runs: ctx.plan.runs,
-        commands,
-        checks,
-        notes,
-    })
+            measure::SETTLE_POLL.as_millis()
+        ),
+    ];
+    setup.extend(ctx.common_setup(None, others, &load_before, &load_after));
+    Ok(ctx.report("kill-port", setup, commands, checks, notes))
 }
 
 #[cfg(test)]

@@ -64,6 +64,47 @@ pub struct Context {
 }
 
 impl Context {
+    /// The setup lines every suite ends with: which portwarden, the network, how the runs
+    /// were made (`runs`: the suite's own line, or [`Context::describe_plan`]), and the
+    /// machine's load around them.
+    pub fn common_setup(
+        &self,
+        runs: Option<String>,
+        others: usize,
+        load_before: &str,
+        load_after: &str,
+    ) -> Vec<String> {
+        vec![
+            format!("portwarden: {}", self.portwarden.display()),
+            self.network.describe(),
+            runs.unwrap_or_else(|| self.describe_plan()),
+            format!(
+                "machine: {others} other processes; load average (1 min) {load_before} before, {load_after} after"
+            ),
+        ]
+    }
+
+    /// A suite's report: its own setup lines, then the common ones, and the results.
+    pub fn report(
+        &self,
+        suite: &'static str,
+        setup: Vec<String>,
+        commands: Vec<CommandResult>,
+        checks: Vec<crate::report::Check>,
+        notes: Vec<String>,
+    ) -> crate::report::SuiteReport {
+        crate::report::SuiteReport {
+            suite,
+            setup,
+            network: self.network.name(),
+            warmup: self.plan.warmup,
+            runs: self.plan.runs,
+            commands,
+            checks,
+            notes,
+        }
+    }
+
     /// The setup line every suite shows about its runs.
     pub fn describe_plan(&self) -> String {
         format!(

@@ -133,34 +133,21 @@ pub fn run(ctx: &Context, args: &ScanArgs) -> Result<SuiteReport, BenchError> {
             own as f64 / 1024.0
         ));
     }
-    Ok(SuiteReport {
-        suite: "scan",
-        setup: vec![
-            format!(
-                "fixtures: {} processes: {} x {} TCP on 127.0.0.1, {} with TCP on {} + UDP, 1 sharing a listener with its forked child",
-                plan.len(),
-                args.procs,
-                args.sockets,
-                args.mixed,
-                if ipv6 { "::1" } else { "127.0.0.1" }
-            ),
-            format!(
-                "sockets: {tcp} TCP listeners, {udp} UDP; probe port {port} (held by pid {parent} and child {child})"
-            ),
-            format!("portwarden: {}", ctx.portwarden.display()),
-            ctx.network.describe(),
-            ctx.describe_plan(),
-            format!(
-                "machine: {others} other processes; load average (1 min) {load_before} before, {load_after} after"
-            ),
-        ],
-        network: ctx.network.name(),
-        warmup: ctx.plan.warmup,
-        runs: ctx.plan.runs,
-        commands,
-        checks,
-        notes,
-    })
+    let mut setup = vec![
+        format!(
+            "fixtures: {} processes: {} x {} TCP on 127.0.0.1, {} with TCP on {} + UDP, 1 sharing a listener with its forked child",
+            plan.len(),
+            args.procs,
+            args.sockets,
+            args.mixed,
+            if ipv6 { "::1" } else { "127.0.0.1" }
+        ),
+        format!(
+            "sockets: {tcp} TCP listeners, {udp} UDP; probe port {port} (held by pid {parent} and child {child})"
+        ),
+    ];
+    setup.extend(ctx.common_setup(None, others, &load_before, &load_after));
+    Ok(ctx.report("scan", setup, commands, checks, notes))
 }
 
 #[cfg(test)]

@@ -280,30 +280,18 @@ pub fn run(ctx: &Context, args: &ScanSteadyArgs) -> Result<SuiteReport, BenchErr
             .to_string(),
     );
     let commands = vec![cold, steady_result, all_result, whole_result];
-    Ok(SuiteReport {
-        suite: "scan-steady",
-        setup: vec![
-            args.background.describe(expected.len()),
-            format!(
-                "in process: procscan::snapshot (cold) vs one long-lived Scanner (full pass every {every} scans), ScanOptions::default() (TCP and UDP listeners, basic detail); every answer checked untimed against the fleet"
-            ),
-            format!("portwarden: {}", ctx.portwarden.display()),
-            ctx.network.describe(),
-            format!(
-                "{} timed runs each after {} warm-up(s), interleaved round-robin; the in-process rows time the call alone, `portwarden scan --json` spawn to reap",
-                ctx.plan.runs, ctx.plan.warmup
-            ),
-            format!(
-                "machine: {others} other processes; load average (1 min) {load_before} before, {load_after} after"
-            ),
-        ],
-        network: ctx.network.name(),
-        warmup: ctx.plan.warmup,
-        runs: ctx.plan.runs,
-        commands,
-        checks,
-        notes,
-    })
+    let runs = format!(
+        "{} timed runs each after {} warm-up(s), interleaved round-robin; the in-process rows time the call alone, `portwarden scan --json` spawn to reap",
+        ctx.plan.runs, ctx.plan.warmup
+    );
+    let mut setup = vec![
+        args.background.describe(expected.len()),
+        format!(
+            "in process: procscan::snapshot (cold) vs one long-lived Scanner (full pass every {every} scans), ScanOptions::default() (TCP and UDP listeners, basic detail); every answer checked untimed against the fleet"
+        ),
+    ];
+    setup.extend(ctx.common_setup(Some(runs), others, &load_before, &load_after));
+    Ok(ctx.report("scan-steady", setup, commands, checks, notes))
 }
 
 #[cfg(test)]
