@@ -284,6 +284,30 @@ pub fn test_user() -> Result<(u32, u32), String> {
     lookup().ok_or_else(|| format!("useradd succeeded but `{NAME}` is not in /etc/passwd"))
 }
 
+/// The unprivileged test user for a test that must run something as another user, or `None`
+/// after printing why the test is skipped (not root, or the user cannot be made). `needs`
+/// says what the test needs root for.
+///
+/// ```no_run
+/// let Some((uid, gid)) = testkit::other_user_or_skip("to start a listener as another user") else {
+///     return;
+/// };
+/// # let _ = (uid, gid);
+/// ```
+pub fn other_user_or_skip(needs: &str) -> Option<(u32, u32)> {
+    if !is_root() {
+        eprintln!("skipped: needs root {needs}");
+        return None;
+    }
+    match test_user() {
+        Ok(ids) => Some(ids),
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            None
+        }
+    }
+}
+
 /// Whether this process runs as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.

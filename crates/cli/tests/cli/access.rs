@@ -10,16 +10,8 @@ use crate::support::{portwarden, stderr};
 
 #[test]
 fn another_user_cannot_use_the_control_socket() {
-    if !testkit::is_root() {
-        eprintln!("skipped: needs root to run a client as another user");
+    let Some((uid, gid)) = testkit::other_user_or_skip("to run a client as another user") else {
         return;
-    }
-    let (uid, gid) = match testkit::test_user() {
-        Ok(ids) => ids,
-        Err(reason) => {
-            eprintln!("skipped: {reason}");
-            return;
-        }
     };
     let (project, ..) = demo_stack();
     project.up_detached();

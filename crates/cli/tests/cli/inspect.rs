@@ -297,16 +297,10 @@ fn a_closed_pipe_is_not_an_error() {
 #[test]
 fn another_users_listener_shows_as_owner_unknown_to_an_unprivileged_scan() {
     use std::os::unix::process::CommandExt;
-    if !testkit::is_root() {
-        println!("skipped: needs root to start a listener as another user than the scanning one");
+    let Some((uid, gid)) =
+        testkit::other_user_or_skip("to start a listener as another user than the scanning one")
+    else {
         return;
-    }
-    let (uid, gid) = match testkit::test_user() {
-        Ok(ids) => ids,
-        Err(why) => {
-            println!("skipped: {why}");
-            return;
-        }
     };
     let f = Fixture::spawn(&["--tcp", "127.0.0.1:0"]);
     let dir = TempDir::new().unwrap();

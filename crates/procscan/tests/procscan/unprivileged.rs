@@ -9,19 +9,15 @@ use std::process::Command;
 
 use portcore::Protocol;
 use procscan::{ProcessDetail, StateFilter, lookup_port};
-use testkit::{Fixture, is_root, test_user};
+use testkit::{Fixture, is_root};
 
 const PORT_VAR: &str = "PROCSCAN_TEST_HELPER_PORT";
 const PID_VAR: &str = "PROCSCAN_TEST_HELPER_PID";
 
 #[test]
 fn a_root_socket_appears_with_uid_0_and_no_holders_to_another_user() {
-    if !is_root() {
-        skip!("needs root to start a process as another user");
-    }
-    let (uid, gid) = match test_user() {
-        Ok(ids) => ids,
-        Err(reason) => skip!("{reason}"),
+    let Some((uid, gid)) = testkit::other_user_or_skip("to start a process as another user") else {
+        return;
     };
     let f = Fixture::spawn(&["--tcp", "127.0.0.1:0"]);
     let exe = std::env::current_exe().unwrap();

@@ -284,16 +284,8 @@ fn protected_targets_are_refused_and_nothing_is_signalled() {
 #[test]
 fn another_users_process_is_refused_to_an_unprivileged_user() {
     let _serial = serial();
-    if !testkit::is_root() {
-        eprintln!("skipped: not root, so no process of another user can be started");
+    let Some((uid, gid)) = testkit::other_user_or_skip("to start a process of another user") else {
         return;
-    }
-    let (uid, gid) = match testkit::test_user() {
-        Ok(ids) => ids,
-        Err(reason) => {
-            eprintln!("skipped: {reason}");
-            return;
-        }
     };
     let fixture = Fixture::spawn(&["--tcp", "127.0.0.1:0"]);
     let port = fixture.ready.tcp_port();
