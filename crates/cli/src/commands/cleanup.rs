@@ -3,22 +3,13 @@
 
 use procscan::ScanOptions;
 use resolver::{KillOptions, PortMemory};
-use serde::Serialize;
 
 use super::Context;
-use super::resolution;
+use super::resolution::{self, PlanDocument};
 use crate::args::CleanupArgs;
 use crate::conflicts;
 use crate::control::paths::StatePaths;
 use crate::exit::{self, CliError, CliResult};
-
-#[derive(Debug, Serialize)]
-struct Document<'a> {
-    schema: &'static str,
-    dry_run: bool,
-    plan: &'a resolver::Plan,
-    report: Option<&'a resolver::Report>,
-}
 
 pub fn run(ctx: &Context<'_>, args: &CleanupArgs) -> CliResult {
     let loaded = ctx.require_config()?;
@@ -42,8 +33,9 @@ pub fn run(ctx: &Context<'_>, args: &CleanupArgs) -> CliResult {
     let out = &ctx.out;
     if plan.entries.is_empty() || args.dry_run {
         if out.json {
-            return out.json_document(&Document {
+            return out.json_document(&PlanDocument {
                 schema: "portwarden.cleanup/1",
+                strategy: None,
                 dry_run: args.dry_run,
                 plan: &plan,
                 report: None,
@@ -72,8 +64,9 @@ pub fn run(ctx: &Context<'_>, args: &CleanupArgs) -> CliResult {
     );
     resolution::record(out, &paths, &plan, &report);
     if out.json {
-        out.json_document(&Document {
+        out.json_document(&PlanDocument {
             schema: "portwarden.cleanup/1",
+            strategy: None,
             dry_run: false,
             plan: &plan,
             report: Some(&report),

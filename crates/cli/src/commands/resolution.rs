@@ -11,6 +11,23 @@ use crate::control::paths::StatePaths;
 use crate::exit::{self, CliError, CliResult};
 use crate::output::{Output, Style, Table};
 
+/// The JSON document of `resolve` and `cleanup` (schemas `portwarden.resolve/1` and
+/// `portwarden.cleanup/1`): the plan, and what carrying it out did (`null` on a dry run).
+#[derive(Debug, serde::Serialize)]
+pub struct PlanDocument<'a> {
+    /// The schema's name and version.
+    pub schema: &'static str,
+    /// The strategy (`resolve` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<&'a str>,
+    /// Whether nothing was done.
+    pub dry_run: bool,
+    /// The plan.
+    pub plan: &'a Plan,
+    /// What was done.
+    pub report: Option<&'a Report>,
+}
+
 /// Whether a plan would signal any process.
 pub fn is_destructive(plan: &Plan) -> bool {
     plan.entries

@@ -3,23 +3,13 @@
 
 use procscan::ScanOptions;
 use resolver::PortMemory;
-use serde::Serialize;
 
 use super::Context;
-use super::resolution;
+use super::resolution::{self, PlanDocument};
 use crate::args::ResolveArgs;
 use crate::conflicts;
 use crate::control::paths::StatePaths;
 use crate::exit::{self, CliError, CliResult};
-
-#[derive(Debug, Serialize)]
-struct Document<'a> {
-    schema: &'static str,
-    strategy: &'a str,
-    dry_run: bool,
-    plan: &'a resolver::Plan,
-    report: Option<&'a resolver::Report>,
-}
 
 pub fn run(ctx: &Context<'_>, args: &ResolveArgs) -> CliResult {
     let loaded = ctx.require_config()?;
@@ -45,9 +35,9 @@ pub fn run(ctx: &Context<'_>, args: &ResolveArgs) -> CliResult {
     let out = &ctx.out;
     if args.dry_run {
         if out.json {
-            return out.json_document(&Document {
+            return out.json_document(&PlanDocument {
                 schema: "portwarden.resolve/1",
-                strategy: &strategy_name,
+                strategy: Some(&strategy_name),
                 dry_run: true,
                 plan: &plan,
                 report: None,
@@ -84,9 +74,9 @@ pub fn run(ctx: &Context<'_>, args: &ResolveArgs) -> CliResult {
     );
     resolution::record(out, &paths, &plan, &report);
     if out.json {
-        out.json_document(&Document {
+        out.json_document(&PlanDocument {
             schema: "portwarden.resolve/1",
-            strategy: &strategy_name,
+            strategy: Some(&strategy_name),
             dry_run: false,
             plan: &plan,
             report: Some(&report),
