@@ -237,3 +237,65 @@ fn cleanup_ends_our_strays_and_leaves_others() {
         "a process that is not ours is left alone"
     );
 }
+
+/// Runs `portwarden ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`; returns
+/// the exit code and what the terminal showed. `None` when `script` is not installed.
+#[allow(clippy::print_stdout, reason = "a skipped test says why")]
+fn on_a_terminal(dir: &std::path::Path, args: &str, answer: &str) -> Option<(Option<i32>, String)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let command = format!("{} {args}", crate::support::BIN);
+    let mut child = match Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            println!("skipped: util-linux `script` is not available ({e})");
+            return None;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let mut status = None;
+    let exited = wait_until(Duration::from_secs(20), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    Some((
+        status.and_then(|s| s.code()),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
+#[test]
+fn on_a_terminal_a_destructive_plan_asks_and_no_means_nothing_is_signalled() {
+    let dir = TempDir::new().unwrap();
+    let holder = Fixture::spawn(&["--tcp", "127.0.0.1:0"]);
+    let args = format!("kill-port {} --grace 300ms", holder.ready.tcp_port());
+    let Some((code, screen)) = on_a_terminal(dir.path(), &args, "n\n") else {
+        return;
+    };
+    assert!(screen.contains("[y/N]"), "{screen}");
+    assert_eq!(code, Some(5), "{screen}");
+    assert!(pid_alive(holder.pid()), "answering no signals nothing");
+
+    let (code, screen) = on_a_terminal(dir.path(), &args, "y\n").unwrap();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(wait_until(Duration::from_secs(5), || !pid_alive(
+        holder.pid()
+    )));
+}
