@@ -31,6 +31,14 @@ pub struct CommandSpec {
     pub env: Vec<(String, String)>,
 }
 
+/// `name` and `args` joined with spaces.
+pub fn label_of<S: AsRef<str>>(name: &str, args: &[S]) -> String {
+    std::iter::once(name)
+        .chain(args.iter().map(AsRef::as_ref))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl CommandSpec {
     /// A command labelled with its program's file name and its arguments.
     pub fn new(program: impl Into<PathBuf>, args: &[&str]) -> CommandSpec {
@@ -40,16 +48,19 @@ impl CommandSpec {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| program.display().to_string());
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let label = std::iter::once(name)
-            .chain(args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
         CommandSpec {
-            label,
+            label: label_of(&name, &args),
             program,
             args,
             env: Vec::new(),
         }
+    }
+
+    /// The same command shown in the report as `name` followed by `shown` (a peer's usual
+    /// name instead of its path; a config flag left out).
+    pub fn labelled<S: AsRef<str>>(mut self, name: &str, shown: &[S]) -> CommandSpec {
+        self.label = label_of(name, shown);
+        self
     }
 
     /// The same command run with `key=value` added to its environment.

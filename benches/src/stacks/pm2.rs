@@ -77,13 +77,9 @@ pub fn render(plan: &StackPlan, dir: &Path) -> String {
 
 impl Pm2 {
     fn cli(&self, stack: &Stack, args: &[&str]) -> CommandSpec {
-        let mut spec = CommandSpec::new(&self.pm2, args)
-            .with_env("PM2_HOME", &home(stack.dir()).display().to_string());
-        spec.label = std::iter::once("pm2")
-            .chain(args.iter().copied())
-            .collect::<Vec<_>>()
-            .join(" ");
-        spec
+        CommandSpec::new(&self.pm2, args)
+            .with_env("PM2_HOME", &home(stack.dir()).display().to_string())
+            .labelled("pm2", args)
     }
 }
 

@@ -144,12 +144,7 @@ impl Portwarden {
         let config = stack.config.display().to_string();
         let mut full = vec!["-c", config.as_str()];
         full.extend_from_slice(args);
-        let mut spec = CommandSpec::new(&self.binary, &full);
-        spec.label = std::iter::once("portwarden")
-            .chain(args.iter().copied())
-            .collect::<Vec<_>>()
-            .join(" ");
-        spec
+        CommandSpec::new(&self.binary, &full).labelled("portwarden", args)
     }
 
     /// `up --json` in the foreground, leading its own process group, its events followed.

@@ -98,12 +98,7 @@ impl Supervisord {
         let config = stack.config.display().to_string();
         let mut full = vec!["-c", config.as_str()];
         full.extend_from_slice(args);
-        let mut spec = CommandSpec::new(&self.supervisorctl, &full);
-        spec.label = std::iter::once("supervisorctl")
-            .chain(args.iter().copied())
-            .collect::<Vec<_>>()
-            .join(" ");
-        spec
+        CommandSpec::new(&self.supervisorctl, &full).labelled("supervisorctl", args)
     }
 }
 

@@ -184,17 +184,11 @@ impl Lineup {
                     Some(program) => {
                         lineup.measure(program, args, Role::Peer);
                         if let Some(spec) = lineup.specs.last_mut() {
-                            spec.label = std::iter::once(tool.label())
-                                .chain(args.iter().cloned())
-                                .collect::<Vec<_>>()
-                                .join(" ");
+                            spec.label = crate::measure::label_of(&tool.label(), args);
                         }
                     }
                     None => {
-                        let label = std::iter::once(tool.label())
-                            .chain(args.iter().cloned())
-                            .collect::<Vec<_>>()
-                            .join(" ");
+                        let label = crate::measure::label_of(&tool.label(), args);
                         crate::note(&tool.missing());
                         lineup.notes.push(tool.missing());
                         let why = format!("{} is not installed", tool.name);
